@@ -1,0 +1,102 @@
+# Facteur: one non-recursive GNU Makefile.
+#   make                          build build/facteur
+#   make SANITIZE=address,undefined   instrumented copy in build/sanitize/
+#   make run                      build and start an instance in ./var
+#   make test                     unit tests (C) then end-to-end tests (pytest)
+
+.DEFAULT_GOAL := all
+SHELL := /bin/sh
+
+CC ?= cc
+PYTHON := /usr/bin/python3
+PKGS := libevent_core libevent_openssl libevent_pthreads openssl sqlite3 \
+	libsodium libxcrypt inih
+
+ifeq ($(SANITIZE),)
+B := build
+SANFLAGS :=
+else
+B := build/sanitize
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wformat-truncation=1 -Wvla \
+	-Wimplicit-fallthrough -Wno-unused-parameter
+# Recursive variables: pkg-config runs only after the deps step installed it.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(SANFLAGS) $(CFLAGS) \
+	-Idaemon -I$(B)/gen $(PKG_CFLAGS)
+ALL_LDFLAGS = -pthread $(SANFLAGS) $(LDFLAGS)
+
+# Modules in reading order; parsers depend on lib/ alone.
+LIB_SRC := daemon/lib/util.c daemon/lib/log.c daemon/lib/buf.c \
+	daemon/lib/addr.c daemon/lib/config.c daemon/lib/punycode.c
+AUTH_SRC := daemon/auth/password.c
+DB_SRC := daemon/db/db.c
+STORE_SRC := daemon/store/maildir.c
+NET_SRC := daemon/net/net.c daemon/net/tls.c daemon/net/worker.c
+SMTP_SRC := daemon/smtp/smtp_parser.c daemon/smtp/smtp_server.c \
+	daemon/smtp/delivery.c
+MAIN_SRC := daemon/main.c daemon/cli.c daemon/serve.c
+GEN_SRC := $(B)/gen/migrations.c
+
+SRC := $(LIB_SRC) $(AUTH_SRC) $(DB_SRC) $(STORE_SRC) $(NET_SRC) \
+	$(SMTP_SRC) $(MAIN_SRC)
+OBJ := $(SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/migrations.o
+
+# Unit tests: each links its module and lib/ only.
+UNIT_TESTS := smtp_parser addr password config
+UNIT_smtp_parser := daemon/smtp/smtp_parser.c daemon/lib/util.c
+UNIT_addr := daemon/lib/addr.c daemon/lib/punycode.c daemon/lib/util.c
+UNIT_password := daemon/auth/password.c daemon/lib/util.c
+UNIT_config := daemon/lib/config.c daemon/lib/addr.c daemon/lib/punycode.c \
+	daemon/lib/util.c
+UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/test_%)
+
+.PHONY: all deps run test test-unit test-e2e clean format-check
+all: $(B)/facteur
+
+deps:
+	@packaging/install-deps.sh
+
+$(B)/facteur: $(OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(OBJ) $(PKG_LIBS)
+
+$(B)/obj/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/obj/gen/migrations.o: $(B)/gen/migrations.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# The migrations in sql/ are compiled into the binary.
+$(B)/gen/migrations.c: $(sort $(wildcard sql/*.sql)) tools/embed-sql.sh
+	@mkdir -p $(dir $@)
+	tools/embed-sql.sh $(sort $(wildcard sql/*.sql)) > $@.tmp && mv $@.tmp $@
+
+$(B)/tests/test_%: tests/unit/test_%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(UNIT_$*) $(ALL_LDFLAGS) \
+		$(PKG_LIBS)
+
+run: $(B)/facteur
+	@mkdir -p var
+	$(B)/facteur serve --data-dir ./var --port-offset 10000 --banner
+
+test: test-unit test-e2e
+
+test-unit: $(UNIT_BINS)
+	@rc=0; for t in $(UNIT_BINS); do $$t || rc=1; done; exit $$rc
+
+test-e2e: $(B)/facteur | deps
+	FACTEUR_BIN=$(abspath $(B)/facteur) $(PYTHON) -m pytest -q tests/e2e
+
+clean:
+	rm -rf build
+
+-include $(OBJ:.o=.d)

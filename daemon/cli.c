@@ -1,0 +1,480 @@
+/*
+ * cli.c: `facteur domain|mailbox|alias ...`, the same operations as the
+ * JSON API, on the same database. Safe while `serve` runs: SQLite WAL and
+ * BEGIN IMMEDIATE serialize writers, and the server reads the database at
+ * every lookup, so changes take effect at once.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "auth/password.h"
+#include "db/db.h"
+#include "lib/addr.h"
+#include "lib/log.h"
+#include "store/maildir.h"
+
+#define CLI_PASSWORD_MIN 8
+#define CLI_PASSWORD_MAX 1024
+#define CLI_GENERATED_LEN 20
+
+static const char domain_usage[] =
+"Usage: facteur domain add NAME\n"
+"       facteur domain list\n"
+"       facteur domain remove NAME [--force]\n"
+"\n"
+"Hosted domains. Internationalized names are stored as A-labels\n"
+"(xn--...). 'remove' refuses a domain that still has mailboxes or\n"
+"aliases unless --force is given (their mail stays on disk).\n"
+"Common options: --config FILE, --data-dir DIR.\n";
+
+static const char mailbox_usage[] =
+"Usage: facteur mailbox add ADDRESS [--quota SIZE] [--password-stdin]\n"
+"       facteur mailbox list [DOMAIN]\n"
+"       facteur mailbox remove ADDRESS\n"
+"       facteur mailbox passwd ADDRESS --password-stdin\n"
+"\n"
+"Mailboxes. Without --password-stdin, 'add' generates a strong password\n"
+"and prints it once. --password-stdin reads one line from standard input\n"
+"(at least 8 characters). SIZE takes K, M, G suffixes; 0 is unlimited.\n"
+"'remove' moves the mail to DATA_DIR/deleted/ (nothing is erased).\n"
+"Common options: --config FILE, --data-dir DIR.\n";
+
+static const char alias_usage[] =
+"Usage: facteur alias add SOURCE DEST[,DEST...]\n"
+"       facteur alias list [DOMAIN]\n"
+"       facteur alias remove SOURCE\n"
+"\n"
+"Aliases deliver mail for SOURCE to one or more destinations, local\n"
+"mailboxes or external addresses. SOURCE '@example.com' is the domain's\n"
+"catch-all: it receives mail for every address of the domain that has no\n"
+"mailbox or alias of its own.\n"
+"Common options: --config FILE, --data-dir DIR.\n";
+
+struct cli {
+	struct config cfg;
+	struct db *db;
+	int argc;
+	char **argv;
+};
+
+static bool
+cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Loads the configuration and opens the database as the data owner. */
+static int
+cli_open(struct cli *cli, int argc, char **argv)
+{
+	const char *error;
+	char path[4096], actor[128];
+	struct passwd *pw;
+
+	cli->argc = argc;
+	cli->argv = argv;
+	if (app_config_load(&cli->cfg, &cli->argc, argv) < 0)
+		return EXIT_USAGE;
+	if (app_data_dir_prepare(&cli->cfg, true) < 0)
+		return EXIT_FAIL;
+	app_db_path(&cli->cfg, path, sizeof(path));
+	if (db_open(path, true, &cli->db, &error) != DB_OK) {
+		fprintf(stderr, "facteur: %s: %s\n", path, error);
+		return EXIT_FAIL;
+	}
+	pw = getpwuid(getuid());
+	if (str_printf(actor, sizeof(actor), "cli:%s",
+	    pw != NULL ? pw->pw_name : "?") < 0)
+		str_lcpy(actor, "cli", sizeof(actor));
+	db_set_actor(cli->db, actor, "");
+	return 0;
+}
+
+static int
+cli_close(struct cli *cli, int status)
+{
+	db_close(&cli->db);
+	return status;
+}
+
+/* Maps a db status to an exit status after printing the message. */
+static int
+cli_fail(const char *what, const char *arg, int status, const char *error)
+{
+	fprintf(stderr, "facteur: %s %s: %s\n", what, arg,
+	    error != NULL ? error : "failed");
+	return status == DB_BUSY ? EXIT_FAIL : EXIT_FAIL;
+}
+
+static int
+cli_domain_arg(const char *what, const char *arg, char *out, size_t outsize)
+{
+	const char *error;
+
+	if (addr_domain_normalize(arg, strlen(arg), out, outsize,
+	    &error) < 0) {
+		fprintf(stderr, "facteur: %s: invalid domain name '%s': %s\n",
+		    what, arg, error);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cli_address_arg(const char *what, const char *arg, bool catchall, char *out,
+    size_t outsize)
+{
+	const char *error;
+
+	if (addr_normalize(arg, strlen(arg), catchall, out, outsize,
+	    &error) < 0) {
+		fprintf(stderr, "facteur: %s: invalid address '%s': %s\n",
+		    what, arg, error);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- domain ---- */
+
+static int
+cli_domain_print(const struct db_domain *d, void *ctx)
+{
+	printf("%s\t%s\tmailboxes=%lld\taliases=%lld\n", d->name,
+	    d->enabled ? "enabled" : "disabled", (long long)d->mailboxes,
+	    (long long)d->aliases);
+	return 0;
+}
+
+int
+cli_domain_main(int argc, char **argv)
+{
+	struct cli cli;
+	char name[ADDR_DOMAIN_MAX + 1];
+	const char *error = NULL, *sub;
+	bool force = false;
+	int ret;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(domain_usage, stdout);
+		return 0;
+	}
+	if ((ret = cli_open(&cli, argc, argv)) != 0)
+		return ret;
+	argc = cli.argc;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--force") == 0) {
+			force = true;
+			memmove(&argv[i], &argv[i + 1],
+			    (size_t)(argc - i) * sizeof(*argv));
+			argc--;
+			i--;
+		}
+	}
+	sub = argc > 1 ? argv[1] : "";
+	if (strcmp(sub, "list") == 0 && argc == 2) {
+		ret = db_domain_list(cli.db, cli_domain_print, NULL, &error);
+		if (ret != DB_OK)
+			return cli_close(&cli, cli_fail("domain", "list", ret,
+			    error));
+		return cli_close(&cli, 0);
+	}
+	if ((strcmp(sub, "add") != 0 && strcmp(sub, "remove") != 0) ||
+	    argc != 3) {
+		fputs(domain_usage, stderr);
+		return cli_close(&cli, EXIT_USAGE);
+	}
+	if (cli_domain_arg(sub, argv[2], name, sizeof(name)) < 0)
+		return cli_close(&cli, EXIT_USAGE);
+	if (strcmp(sub, "add") == 0)
+		ret = db_domain_add(cli.db, name, &error);
+	else
+		ret = db_domain_remove(cli.db, name, force, &error);
+	if (ret != DB_OK)
+		return cli_close(&cli, cli_fail(sub, name, ret, error));
+	printf("%s %s\n", strcmp(sub, "add") == 0 ? "added" : "removed",
+	    name);
+	return cli_close(&cli, 0);
+}
+
+/* ---- mailbox ---- */
+
+static int
+cli_mailbox_print(const struct db_mailbox *m, void *ctx)
+{
+	char quota[32];
+
+	if (m->quota == 0)
+		str_lcpy(quota, "unlimited", sizeof(quota));
+	else
+		str_printf(quota, sizeof(quota), "%llu",
+		    (unsigned long long)m->quota);
+	printf("%s\t%s\tquota=%s\n", m->address,
+	    m->enabled ? "enabled" : "disabled", quota);
+	return 0;
+}
+
+/* Reads one line from stdin into out; the trailing newline is dropped. */
+static int
+cli_password_read(char *out, size_t outsize)
+{
+	size_t len;
+
+	if (fgets(out, (int)outsize, stdin) == NULL) {
+		fprintf(stderr, "facteur: no password on standard input\n");
+		return -1;
+	}
+	len = strlen(out);
+	if (len > 0 && out[len - 1] == '\n')
+		out[--len] = '\0';
+	else if (len == outsize - 1) {
+		fprintf(stderr, "facteur: password too long (at most %d "
+		    "characters)\n", CLI_PASSWORD_MAX);
+		return -1;
+	}
+	if (len > 0 && out[len - 1] == '\r')
+		out[--len] = '\0';
+	if (len < CLI_PASSWORD_MIN) {
+		fprintf(stderr, "facteur: password too short (at least %d "
+		    "characters)\n", CLI_PASSWORD_MIN);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cli_mailbox_maildir(const struct config *cfg, const char *address,
+    char *out, size_t outsize)
+{
+	if (maildir_path(cfg->data_dir, address, out, outsize) < 0) {
+		fprintf(stderr, "facteur: mailbox path too long\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Moves a removed mailbox's Maildir to data_dir/deleted/ with a time
+ * stamp, so it can be recovered. */
+static void
+cli_mailbox_archive(const struct config *cfg, const char *address)
+{
+	char from[4096], to[4096], dir[4096];
+	const char *at = strrchr(address, '@');
+
+	if (cli_mailbox_maildir(cfg, address, from, sizeof(from)) < 0 ||
+	    access(from, F_OK) < 0)
+		return;
+	if (str_printf(dir, sizeof(dir), "%s/deleted/%s", cfg->data_dir,
+	    at + 1) < 0 ||
+	    str_printf(to, sizeof(to), "%s/%s.%lld", dir,
+	    strrchr(from, '/') + 1, (long long)time(NULL)) < 0 ||
+	    maildir_create(dir) < 0 || rename(from, to) < 0) {
+		fprintf(stderr, "facteur: warning: mail of %s left in %s: %s\n",
+		    address, from, strerror(errno));
+		return;
+	}
+	printf("mail of %s moved to %s\n", address, to);
+}
+
+int
+cli_mailbox_main(int argc, char **argv)
+{
+	struct cli cli;
+	char addr[ADDR_MAX + 1], password[CLI_PASSWORD_MAX + 2];
+	char dir[4096], *hash;
+	const char *error = NULL, *sub, *target = NULL;
+	bool from_stdin = false, generated = false;
+	uint64_t quota = 0;
+	int ret;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(mailbox_usage, stdout);
+		return 0;
+	}
+	if ((ret = cli_open(&cli, argc, argv)) != 0)
+		return ret;
+	argc = cli.argc;
+	sub = argc > 1 ? argv[1] : "";
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--password-stdin") == 0) {
+			from_stdin = true;
+		} else if (strcmp(argv[i], "--quota") == 0 && i + 1 < argc) {
+			if (str_to_size(argv[++i], &quota) < 0) {
+				fprintf(stderr, "facteur: --quota: expected a "
+				    "size such as 500M or 2G\n");
+				return cli_close(&cli, EXIT_USAGE);
+			}
+		} else if (target == NULL && argv[i][0] != '-') {
+			target = argv[i];
+		} else {
+			fprintf(stderr, "facteur: unexpected argument '%s'\n",
+			    argv[i]);
+			return cli_close(&cli, EXIT_USAGE);
+		}
+	}
+	if (strcmp(sub, "list") == 0) {
+		char domain[ADDR_DOMAIN_MAX + 1];
+
+		if (target != NULL && cli_domain_arg("list", target, domain,
+		    sizeof(domain)) < 0)
+			return cli_close(&cli, EXIT_USAGE);
+		if (target != NULL && db_domain_get(cli.db, domain, &(struct
+		    db_domain){ 0 }, &error) != DB_OK)
+			return cli_close(&cli, cli_fail("list", domain,
+			    DB_NOT_FOUND, error));
+		ret = db_mailbox_list(cli.db, target != NULL ? domain : NULL,
+		    cli_mailbox_print, NULL, &error);
+		return cli_close(&cli, ret == DB_OK ? 0 :
+		    cli_fail("mailbox", "list", ret, error));
+	}
+	if (target == NULL || (strcmp(sub, "add") != 0 &&
+	    strcmp(sub, "remove") != 0 && strcmp(sub, "passwd") != 0)) {
+		fputs(mailbox_usage, stderr);
+		return cli_close(&cli, EXIT_USAGE);
+	}
+	if (cli_address_arg(sub, target, false, addr, sizeof(addr)) < 0)
+		return cli_close(&cli, EXIT_USAGE);
+	if (strcmp(sub, "remove") == 0) {
+		ret = db_mailbox_remove(cli.db, addr, &error);
+		if (ret != DB_OK)
+			return cli_close(&cli, cli_fail(sub, addr, ret, error));
+		printf("removed %s\n", addr);
+		cli_mailbox_archive(&cli.cfg, addr);
+		return cli_close(&cli, 0);
+	}
+	if (strcmp(sub, "passwd") == 0 && !from_stdin) {
+		fprintf(stderr, "facteur: passwd needs --password-stdin\n");
+		return cli_close(&cli, EXIT_USAGE);
+	}
+	if (from_stdin) {
+		if (cli_password_read(password, sizeof(password)) < 0)
+			return cli_close(&cli, EXIT_USAGE);
+	} else {
+		password_generate(password, CLI_GENERATED_LEN);
+		generated = true;
+	}
+	if (password_init() < 0 ||
+	    (hash = password_hash(password, strlen(password))) == NULL) {
+		mem_wipe(password, sizeof(password));
+		fprintf(stderr, "facteur: cannot hash the password\n");
+		return cli_close(&cli, EXIT_FAIL);
+	}
+	if (strcmp(sub, "add") == 0)
+		ret = db_mailbox_add(cli.db, addr, hash, quota, &error);
+	else
+		ret = db_mailbox_set_password(cli.db, addr, hash, &error);
+	free(hash);
+	if (ret != DB_OK) {
+		mem_wipe(password, sizeof(password));
+		return cli_close(&cli, cli_fail(sub, addr, ret, error));
+	}
+	if (strcmp(sub, "add") == 0) {
+		if (cli_mailbox_maildir(&cli.cfg, addr, dir, sizeof(dir)) < 0 ||
+		    maildir_create(dir) < 0)
+			fprintf(stderr, "facteur: warning: cannot create the "
+			    "Maildir yet (%s); delivery will\n", strerror(errno));
+		printf("added %s\n", addr);
+		if (generated)
+			printf("password: %s\n", password);
+	} else {
+		printf("password changed for %s\n", addr);
+	}
+	mem_wipe(password, sizeof(password));
+	return cli_close(&cli, 0);
+}
+
+/* ---- alias ---- */
+
+static int
+cli_alias_print(const struct db_alias *a, void *ctx)
+{
+	printf("%s\t", a->source);
+	for (unsigned i = 0; i < a->ndest; i++)
+		printf("%s%s", i ? "," : "", a->dest[i]);
+	printf("\n");
+	return 0;
+}
+
+int
+cli_alias_main(int argc, char **argv)
+{
+	struct cli cli;
+	char source[ADDR_MAX + 1];
+	char (*dest)[ADDR_MAX + 1] = NULL;
+	const char *dptr[DB_ALIAS_MAX_DEST];
+	const char *error = NULL, *sub;
+	unsigned ndest = 0;
+	int ret;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(alias_usage, stdout);
+		return 0;
+	}
+	if ((ret = cli_open(&cli, argc, argv)) != 0)
+		return ret;
+	argc = cli.argc;
+	sub = argc > 1 ? argv[1] : "";
+	if (strcmp(sub, "list") == 0 && argc <= 3) {
+		char domain[ADDR_DOMAIN_MAX + 1];
+
+		if (argc == 3 && cli_domain_arg("list", argv[2], domain,
+		    sizeof(domain)) < 0)
+			return cli_close(&cli, EXIT_USAGE);
+		ret = db_alias_list(cli.db, argc == 3 ? domain : NULL,
+		    cli_alias_print, NULL, &error);
+		return cli_close(&cli, ret == DB_OK ? 0 :
+		    cli_fail("alias", "list", ret, error));
+	}
+	if (!((strcmp(sub, "add") == 0 && argc == 4) ||
+	    (strcmp(sub, "remove") == 0 && argc == 3))) {
+		fputs(alias_usage, stderr);
+		return cli_close(&cli, EXIT_USAGE);
+	}
+	if (cli_address_arg(sub, argv[2], true, source, sizeof(source)) < 0)
+		return cli_close(&cli, EXIT_USAGE);
+	if (strcmp(sub, "remove") == 0) {
+		ret = db_alias_remove(cli.db, source, &error);
+		if (ret != DB_OK)
+			return cli_close(&cli, cli_fail(sub, source, ret,
+			    error));
+		printf("removed %s\n", source);
+		return cli_close(&cli, 0);
+	}
+	dest = xcalloc(DB_ALIAS_MAX_DEST, sizeof(*dest));
+	for (char *p = argv[3], *comma; p != NULL; p = comma) {
+		comma = strchr(p, ',');
+		if (comma != NULL)
+			*comma++ = '\0';
+		if (*p == '\0')
+			continue;
+		if (ndest == DB_ALIAS_MAX_DEST) {
+			fprintf(stderr, "facteur: at most %d destinations\n",
+			    DB_ALIAS_MAX_DEST);
+			free(dest);
+			return cli_close(&cli, EXIT_USAGE);
+		}
+		if (cli_address_arg(sub, p, false, dest[ndest],
+		    sizeof(dest[0])) < 0) {
+			free(dest);
+			return cli_close(&cli, EXIT_USAGE);
+		}
+		dptr[ndest] = dest[ndest];
+		ndest++;
+	}
+	ret = db_alias_add(cli.db, source, dptr, ndest, &error);
+	free(dest);
+	if (ret != DB_OK)
+		return cli_close(&cli, cli_fail(sub, source, ret, error));
+	printf("added %s\n", source);
+	return cli_close(&cli, 0);
+}

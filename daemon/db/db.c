@@ -1,0 +1,957 @@
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "db/db.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+extern const char *const db_migrations[];
+extern const size_t db_migrations_count;
+
+#define DB_BUSY_TIMEOUT_MS 5000
+#define DB_ALIAS_DEPTH 8
+
+enum db_stmt_id {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_AUDIT,
+	ST_DOMAIN_ADD, ST_DOMAIN_GET, ST_DOMAIN_LIST, ST_DOMAIN_DEL,
+	ST_DOMAIN_SET_ENABLED, ST_DOMAIN_DEL_MAILBOXES,
+	ST_DOMAIN_DEL_ALIASES,
+	ST_MAILBOX_ADD, ST_MAILBOX_GET, ST_MAILBOX_DEL, ST_MAILBOX_SET_PW,
+	ST_MAILBOX_SET_QUOTA, ST_MAILBOX_SET_ENABLED, ST_MAILBOX_LIST,
+	ST_MAILBOX_LIST_ALL,
+	ST_ALIAS_ADD, ST_ALIAS_DEST_ADD, ST_ALIAS_GET, ST_ALIAS_DEL,
+	ST_ALIAS_LIST, ST_ALIAS_LIST_ALL, ST_ALIAS_DESTS,
+	ST_COUNT
+};
+
+static const char *const db_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_AUDIT] = "INSERT INTO audit_log (ts, actor, remote, action, "
+	    "target, details) VALUES (?, ?, ?, ?, ?, ?)",
+	[ST_DOMAIN_ADD] = "INSERT INTO domains (name, created) VALUES (?, ?)",
+	[ST_DOMAIN_GET] = "SELECT id, name, enabled, created, "
+	    "(SELECT count(*) FROM mailboxes WHERE domain_id = d.id), "
+	    "(SELECT count(*) FROM aliases WHERE domain_id = d.id) "
+	    "FROM domains d WHERE name = ?",
+	[ST_DOMAIN_LIST] = "SELECT id, name, enabled, created, "
+	    "(SELECT count(*) FROM mailboxes WHERE domain_id = d.id), "
+	    "(SELECT count(*) FROM aliases WHERE domain_id = d.id) "
+	    "FROM domains d ORDER BY name",
+	[ST_DOMAIN_DEL] = "DELETE FROM domains WHERE id = ?",
+	[ST_DOMAIN_SET_ENABLED] = "UPDATE domains SET enabled = ? "
+	    "WHERE name = ?",
+	[ST_DOMAIN_DEL_MAILBOXES] = "DELETE FROM mailboxes WHERE domain_id = ?",
+	[ST_DOMAIN_DEL_ALIASES] = "DELETE FROM aliases WHERE domain_id = ?",
+	[ST_MAILBOX_ADD] = "INSERT INTO mailboxes (domain_id, address, "
+	    "password_hash, quota, created) VALUES (?, ?, ?, ?, ?)",
+	[ST_MAILBOX_GET] = "SELECT m.id, m.address, d.name, m.quota, "
+	    "m.enabled, d.enabled, m.created, coalesce(m.last_login, 0) "
+	    "FROM mailboxes m JOIN domains d ON d.id = m.domain_id "
+	    "WHERE m.address = ?",
+	[ST_MAILBOX_DEL] = "DELETE FROM mailboxes WHERE address = ?",
+	[ST_MAILBOX_SET_PW] = "UPDATE mailboxes SET password_hash = ? "
+	    "WHERE address = ?",
+	[ST_MAILBOX_SET_QUOTA] = "UPDATE mailboxes SET quota = ? "
+	    "WHERE address = ?",
+	[ST_MAILBOX_SET_ENABLED] = "UPDATE mailboxes SET enabled = ? "
+	    "WHERE address = ?",
+	[ST_MAILBOX_LIST] = "SELECT m.id, m.address, d.name, m.quota, "
+	    "m.enabled, d.enabled, m.created, coalesce(m.last_login, 0) "
+	    "FROM mailboxes m JOIN domains d ON d.id = m.domain_id "
+	    "WHERE d.name = ? ORDER BY m.address",
+	[ST_MAILBOX_LIST_ALL] = "SELECT m.id, m.address, d.name, m.quota, "
+	    "m.enabled, d.enabled, m.created, coalesce(m.last_login, 0) "
+	    "FROM mailboxes m JOIN domains d ON d.id = m.domain_id "
+	    "ORDER BY d.name, m.address",
+	[ST_ALIAS_ADD] = "INSERT INTO aliases (domain_id, source, created) "
+	    "VALUES (?, ?, ?)",
+	[ST_ALIAS_DEST_ADD] = "INSERT OR IGNORE INTO alias_destinations "
+	    "(alias_id, destination) VALUES (?, ?)",
+	[ST_ALIAS_GET] = "SELECT id FROM aliases WHERE source = ? "
+	    "AND enabled = 1",
+	[ST_ALIAS_DEL] = "DELETE FROM aliases WHERE source = ?",
+	[ST_ALIAS_LIST] = "SELECT a.id, a.source FROM aliases a "
+	    "JOIN domains d ON d.id = a.domain_id WHERE d.name = ? "
+	    "ORDER BY a.source",
+	[ST_ALIAS_LIST_ALL] = "SELECT a.id, a.source FROM aliases a "
+	    "JOIN domains d ON d.id = a.domain_id ORDER BY d.name, a.source",
+	[ST_ALIAS_DESTS] = "SELECT destination FROM alias_destinations "
+	    "WHERE alias_id = ? ORDER BY destination",
+};
+
+struct db {
+	sqlite3 *conn;
+	sqlite3_stmt *st[ST_COUNT];
+	char actor[128];
+	char remote[64];
+};
+
+static __thread char db_errbuf[256];
+
+/* SQLite's error becomes text once, here. */
+static int
+db_fail(struct db *db, int rc, const char **error_r)
+{
+	int status = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ?
+	    DB_BUSY : DB_ERROR;
+
+	if (str_printf(db_errbuf, sizeof(db_errbuf), "database: %s",
+	    db != NULL && db->conn != NULL ? sqlite3_errmsg(db->conn) :
+	    sqlite3_errstr(rc)) < 0)
+		str_lcpy(db_errbuf, "database error", sizeof(db_errbuf));
+	if (error_r != NULL)
+		*error_r = db_errbuf;
+	log_error("event=db_error error=\"%s\"", db_errbuf);
+	return status;
+}
+
+static int
+db_exec(struct db *db, const char *sql, const char **error_r)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db->conn, sql, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
+		str_printf(db_errbuf, sizeof(db_errbuf), "database: %s",
+		    msg != NULL ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		if (error_r != NULL)
+			*error_r = db_errbuf;
+		return rc == SQLITE_BUSY ? DB_BUSY : DB_ERROR;
+	}
+	return DB_OK;
+}
+
+int
+db_schema_version(void)
+{
+	return (int)db_migrations_count;
+}
+
+static int
+db_user_version(struct db *db, int *version_r, const char **error_r)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db->conn, "PRAGMA user_version", -1, &st,
+	    NULL);
+
+	if (rc != SQLITE_OK)
+		return db_fail(db, rc, error_r);
+	rc = sqlite3_step(st);
+	*version_r = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? DB_OK : db_fail(db, rc, error_r);
+}
+
+static int
+db_migrate(struct db *db, const char **error_r)
+{
+	int version, ret;
+	char sql[64];
+
+	if ((ret = db_exec(db, "BEGIN IMMEDIATE", error_r)) != DB_OK)
+		return ret;
+	if ((ret = db_user_version(db, &version, error_r)) != DB_OK)
+		goto fail;
+	if (version > (int)db_migrations_count) {
+		str_printf(db_errbuf, sizeof(db_errbuf), "database schema "
+		    "version %d is newer than this binary's (%zu): upgrade "
+		    "facteur", version, db_migrations_count);
+		*error_r = db_errbuf;
+		ret = DB_TOO_NEW;
+		goto fail;
+	}
+	for (int v = version; v < (int)db_migrations_count; v++) {
+		if ((ret = db_exec(db, db_migrations[v], error_r)) != DB_OK)
+			goto fail;
+		str_printf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if ((ret = db_exec(db, sql, error_r)) != DB_OK)
+			goto fail;
+		log_info("event=db_migrate version=%d", v + 1);
+	}
+	return db_exec(db, "COMMIT", error_r);
+fail:
+	db_exec(db, "ROLLBACK", NULL);
+	return ret;
+}
+
+int
+db_open(const char *path, bool create, struct db **db_r,
+    const char **error_r)
+{
+	struct db *db = xcalloc(1, sizeof(*db));
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+	    (create ? SQLITE_OPEN_CREATE : 0);
+	int rc, ret;
+
+	str_lcpy(db->actor, "system", sizeof(db->actor));
+	rc = sqlite3_open_v2(path, &db->conn, flags, NULL);
+	if (rc != SQLITE_OK) {
+		ret = db_fail(db, rc, error_r);
+		db_close(&db);
+		return ret;
+	}
+	sqlite3_busy_timeout(db->conn, DB_BUSY_TIMEOUT_MS);
+	if ((ret = db_exec(db, "PRAGMA journal_mode = WAL", error_r)) ||
+	    (ret = db_exec(db, "PRAGMA synchronous = NORMAL", error_r)) ||
+	    (ret = db_exec(db, "PRAGMA foreign_keys = ON", error_r)) ||
+	    (ret = db_migrate(db, error_r))) {
+		db_close(&db);
+		return ret;
+	}
+	for (int i = 0; i < ST_COUNT; i++) {
+		rc = sqlite3_prepare_v3(db->conn, db_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &db->st[i], NULL);
+		if (rc != SQLITE_OK) {
+			ret = db_fail(db, rc, error_r);
+			db_close(&db);
+			return ret;
+		}
+	}
+	*db_r = db;
+	return DB_OK;
+}
+
+void
+db_close(struct db **dbp)
+{
+	struct db *db = *dbp;
+
+	if (db == NULL)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(db->st[i]);
+	sqlite3_close(db->conn);
+	free(db);
+	*dbp = NULL;
+}
+
+void
+db_set_actor(struct db *db, const char *actor, const char *remote)
+{
+	str_lcpy(db->actor, actor, sizeof(db->actor));
+	str_lcpy(db->remote, remote, sizeof(db->remote));
+}
+
+/* ---- statement helpers ---- */
+
+static sqlite3_stmt *
+db_stmt(struct db *db, enum db_stmt_id id)
+{
+	sqlite3_reset(db->st[id]);
+	sqlite3_clear_bindings(db->st[id]);
+	return db->st[id];
+}
+
+static void
+db_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+}
+
+/* Steps a statement that returns no row; resets it. */
+static int
+db_step_done(struct db *db, sqlite3_stmt *st, const char **error_r)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return DB_OK;
+	if (rc == SQLITE_CONSTRAINT)
+		return DB_EXISTS;
+	return db_fail(db, rc, error_r);
+}
+
+static void
+db_col_text(sqlite3_stmt *st, int col, char *out, size_t outsize)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+
+	str_lcpy(out, s != NULL ? (const char *)s : "", outsize);
+}
+
+static int
+db_begin(struct db *db, const char **error_r)
+{
+	return db_step_done(db, db_stmt(db, ST_BEGIN), error_r);
+}
+
+static int
+db_end(struct db *db, int ret, const char **error_r)
+{
+	if (ret == DB_OK) {
+		ret = db_step_done(db, db_stmt(db, ST_COMMIT), error_r);
+		if (ret == DB_OK)
+			return DB_OK;
+	}
+	db_step_done(db, db_stmt(db, ST_ROLLBACK), NULL);
+	return ret;
+}
+
+static int
+db_audit(struct db *db, const char *action, const char *target,
+    const char *details, const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_AUDIT);
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	db_bind_text(st, 2, db->actor);
+	db_bind_text(st, 3, db->remote);
+	db_bind_text(st, 4, action);
+	db_bind_text(st, 5, target);
+	db_bind_text(st, 6, details != NULL ? details : "");
+	return db_step_done(db, st, error_r);
+}
+
+static const char *
+db_domain_of(const char *address)
+{
+	const char *at = strrchr(address, '@');
+
+	return at != NULL ? at + 1 : address;
+}
+
+/* ---- Domains ---- */
+
+static void
+db_domain_row(sqlite3_stmt *st, struct db_domain *d)
+{
+	d->id = sqlite3_column_int64(st, 0);
+	db_col_text(st, 1, d->name, sizeof(d->name));
+	d->enabled = sqlite3_column_int(st, 2) != 0;
+	d->created = sqlite3_column_int64(st, 3);
+	d->mailboxes = sqlite3_column_int64(st, 4);
+	d->aliases = sqlite3_column_int64(st, 5);
+}
+
+int
+db_domain_get(struct db *db, const char *name, struct db_domain *d_r,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_DOMAIN_GET);
+	int rc;
+
+	db_bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		db_domain_row(st, d_r);
+		sqlite3_reset(st);
+		return DB_OK;
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE) {
+		if (error_r != NULL)
+			*error_r = "no such domain";
+		return DB_NOT_FOUND;
+	}
+	return db_fail(db, rc, error_r);
+}
+
+int
+db_domain_add(struct db *db, const char *name, const char **error_r)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	if ((ret = db_begin(db, error_r)) != DB_OK)
+		return ret;
+	st = db_stmt(db, ST_DOMAIN_ADD);
+	db_bind_text(st, 1, name);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+	ret = db_step_done(db, st, error_r);
+	if (ret == DB_EXISTS && error_r != NULL)
+		*error_r = "domain already exists";
+	if (ret == DB_OK)
+		ret = db_audit(db, "domain.add", name, NULL, error_r);
+	return db_end(db, ret, error_r);
+}
+
+int
+db_domain_remove(struct db *db, const char *name, bool force,
+    const char **error_r)
+{
+	struct db_domain d;
+	sqlite3_stmt *st;
+	int ret;
+
+	if ((ret = db_begin(db, error_r)) != DB_OK)
+		return ret;
+	if ((ret = db_domain_get(db, name, &d, error_r)) != DB_OK)
+		return db_end(db, ret, error_r);
+	if (!force && (d.mailboxes > 0 || d.aliases > 0)) {
+		if (error_r != NULL)
+			*error_r = "domain still has mailboxes or aliases "
+			    "(remove them first, or force)";
+		return db_end(db, DB_NOT_EMPTY, error_r);
+	}
+	st = db_stmt(db, ST_DOMAIN_DEL_ALIASES);
+	sqlite3_bind_int64(st, 1, d.id);
+	ret = db_step_done(db, st, error_r);
+	if (ret == DB_OK) {
+		st = db_stmt(db, ST_DOMAIN_DEL_MAILBOXES);
+		sqlite3_bind_int64(st, 1, d.id);
+		ret = db_step_done(db, st, error_r);
+	}
+	if (ret == DB_OK) {
+		st = db_stmt(db, ST_DOMAIN_DEL);
+		sqlite3_bind_int64(st, 1, d.id);
+		ret = db_step_done(db, st, error_r);
+	}
+	if (ret == DB_OK)
+		ret = db_audit(db, "domain.remove", name,
+		    force ? "force" : NULL, error_r);
+	return db_end(db, ret, error_r);
+}
+
+int
+db_domain_set_enabled(struct db *db, const char *name, bool enabled,
+    const char **error_r)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	if ((ret = db_begin(db, error_r)) != DB_OK)
+		return ret;
+	st = db_stmt(db, ST_DOMAIN_SET_ENABLED);
+	sqlite3_bind_int(st, 1, enabled);
+	db_bind_text(st, 2, name);
+	ret = db_step_done(db, st, error_r);
+	if (ret == DB_OK && sqlite3_changes(db->conn) == 0) {
+		if (error_r != NULL)
+			*error_r = "no such domain";
+		ret = DB_NOT_FOUND;
+	}
+	if (ret == DB_OK)
+		ret = db_audit(db, enabled ? "domain.enable" :
+		    "domain.disable", name, NULL, error_r);
+	return db_end(db, ret, error_r);
+}
+
+int
+db_domain_list(struct db *db,
+    int (*cb)(const struct db_domain *d, void *ctx), void *ctx,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_DOMAIN_LIST);
+	struct db_domain d;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		db_domain_row(st, &d);
+		if (cb(&d, ctx) != 0)
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, error_r);
+	return DB_OK;
+}
+
+/* ---- Mailboxes ---- */
+
+static void
+db_mailbox_row(sqlite3_stmt *st, struct db_mailbox *m)
+{
+	m->id = sqlite3_column_int64(st, 0);
+	db_col_text(st, 1, m->address, sizeof(m->address));
+	db_col_text(st, 2, m->domain, sizeof(m->domain));
+	m->quota = (uint64_t)sqlite3_column_int64(st, 3);
+	m->enabled = sqlite3_column_int(st, 4) != 0;
+	m->domain_enabled = sqlite3_column_int(st, 5) != 0;
+	m->created = sqlite3_column_int64(st, 6);
+	m->last_login = sqlite3_column_int64(st, 7);
+}
+
+int
+db_mailbox_get(struct db *db, const char *address, struct db_mailbox *m_r,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_MAILBOX_GET);
+	int rc;
+
+	db_bind_text(st, 1, address);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		db_mailbox_row(st, m_r);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return DB_OK;
+	if (rc == SQLITE_DONE) {
+		if (error_r != NULL)
+			*error_r = "no such mailbox";
+		return DB_NOT_FOUND;
+	}
+	return db_fail(db, rc, error_r);
+}
+
+/* Looks up an enabled alias; returns its id, 0 when none, -1 on error. */
+static int64_t
+db_alias_id(struct db *db, const char *source, const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_ALIAS_GET);
+	int64_t id = 0;
+	int rc;
+
+	db_bind_text(st, 1, source);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_fail(db, rc, error_r);
+		return -1;
+	}
+	return id;
+}
+
+int
+db_mailbox_add(struct db *db, const char *address, const char *hash,
+    uint64_t quota, const char **error_r)
+{
+	struct db_domain d;
+	sqlite3_stmt *st;
+	int ret;
+
+	if ((ret = db_begin(db, error_r)) != DB_OK)
+		return ret;
+	ret = db_domain_get(db, db_domain_of(address), &d, error_r);
+	if (ret == DB_NOT_FOUND && error_r != NULL)
+		*error_r = "unknown domain (add it with 'facteur domain add')";
+	if (ret != DB_OK)
+		return db_end(db, ret, error_r);
+	st = db_stmt(db, ST_MAILBOX_ADD);
+	sqlite3_bind_int64(st, 1, d.id);
+	db_bind_text(st, 2, address);
+	db_bind_text(st, 3, hash);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)quota);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)time(NULL));
+	ret = db_step_done(db, st, error_r);
+	if (ret == DB_EXISTS && error_r != NULL)
+		*error_r = "mailbox already exists";
+	if (ret == DB_OK)
+		ret = db_audit(db, "mailbox.add", address, NULL, error_r);
+	return db_end(db, ret, error_r);
+}
+
+/* Runs a one-row UPDATE/DELETE keyed by address, with its audit entry. */
+static int
+db_mailbox_change(struct db *db, sqlite3_stmt *st, const char *address,
+    const char *action, const char **error_r)
+{
+	int ret;
+
+	if ((ret = db_begin(db, error_r)) != DB_OK) {
+		sqlite3_reset(st);
+		return ret;
+	}
+	ret = db_step_done(db, st, error_r);
+	if (ret == DB_OK && sqlite3_changes(db->conn) == 0) {
+		if (error_r != NULL)
+			*error_r = "no such mailbox";
+		ret = DB_NOT_FOUND;
+	}
+	if (ret == DB_OK)
+		ret = db_audit(db, action, address, NULL, error_r);
+	return db_end(db, ret, error_r);
+}
+
+int
+db_mailbox_remove(struct db *db, const char *address, const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_MAILBOX_DEL);
+
+	db_bind_text(st, 1, address);
+	return db_mailbox_change(db, st, address, "mailbox.remove", error_r);
+}
+
+int
+db_mailbox_set_password(struct db *db, const char *address, const char *hash,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_MAILBOX_SET_PW);
+
+	db_bind_text(st, 1, hash);
+	db_bind_text(st, 2, address);
+	return db_mailbox_change(db, st, address, "mailbox.passwd", error_r);
+}
+
+int
+db_mailbox_set_quota(struct db *db, const char *address, uint64_t quota,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_MAILBOX_SET_QUOTA);
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)quota);
+	db_bind_text(st, 2, address);
+	return db_mailbox_change(db, st, address, "mailbox.quota", error_r);
+}
+
+int
+db_mailbox_set_enabled(struct db *db, const char *address, bool enabled,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_MAILBOX_SET_ENABLED);
+
+	sqlite3_bind_int(st, 1, enabled);
+	db_bind_text(st, 2, address);
+	return db_mailbox_change(db, st, address,
+	    enabled ? "mailbox.enable" : "mailbox.disable", error_r);
+}
+
+int
+db_mailbox_list(struct db *db, const char *domain,
+    int (*cb)(const struct db_mailbox *m, void *ctx), void *ctx,
+    const char **error_r)
+{
+	sqlite3_stmt *st;
+	struct db_mailbox m;
+	int rc;
+
+	if (domain != NULL) {
+		st = db_stmt(db, ST_MAILBOX_LIST);
+		db_bind_text(st, 1, domain);
+	} else {
+		st = db_stmt(db, ST_MAILBOX_LIST_ALL);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		db_mailbox_row(st, &m);
+		if (cb(&m, ctx) != 0)
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, error_r);
+	return DB_OK;
+}
+
+/* ---- Aliases ---- */
+
+int
+db_alias_add(struct db *db, const char *source, const char *const *dest,
+    unsigned ndest, const char **error_r)
+{
+	struct db_domain d;
+	sqlite3_stmt *st;
+	int64_t id;
+	int ret;
+
+	if (ndest == 0 || ndest > DB_ALIAS_MAX_DEST) {
+		if (error_r != NULL)
+			*error_r = "an alias needs 1 to 64 destinations";
+		return DB_INVALID;
+	}
+	if ((ret = db_begin(db, error_r)) != DB_OK)
+		return ret;
+	ret = db_domain_get(db, db_domain_of(source), &d, error_r);
+	if (ret == DB_NOT_FOUND && error_r != NULL)
+		*error_r = "unknown domain (add it with 'facteur domain add')";
+	if (ret != DB_OK)
+		return db_end(db, ret, error_r);
+	st = db_stmt(db, ST_ALIAS_ADD);
+	sqlite3_bind_int64(st, 1, d.id);
+	db_bind_text(st, 2, source);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+	ret = db_step_done(db, st, error_r);
+	if (ret == DB_EXISTS && error_r != NULL)
+		*error_r = "alias already exists";
+	id = sqlite3_last_insert_rowid(db->conn);
+	for (unsigned i = 0; ret == DB_OK && i < ndest; i++) {
+		st = db_stmt(db, ST_ALIAS_DEST_ADD);
+		sqlite3_bind_int64(st, 1, id);
+		db_bind_text(st, 2, dest[i]);
+		ret = db_step_done(db, st, error_r);
+	}
+	if (ret == DB_OK)
+		ret = db_audit(db, "alias.add", source, NULL, error_r);
+	return db_end(db, ret, error_r);
+}
+
+int
+db_alias_remove(struct db *db, const char *source, const char **error_r)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	if ((ret = db_begin(db, error_r)) != DB_OK)
+		return ret;
+	st = db_stmt(db, ST_ALIAS_DEL);
+	db_bind_text(st, 1, source);
+	ret = db_step_done(db, st, error_r);
+	if (ret == DB_OK && sqlite3_changes(db->conn) == 0) {
+		if (error_r != NULL)
+			*error_r = "no such alias";
+		ret = DB_NOT_FOUND;
+	}
+	if (ret == DB_OK)
+		ret = db_audit(db, "alias.remove", source, NULL, error_r);
+	return db_end(db, ret, error_r);
+}
+
+/* Reads an alias's destinations into a; 0 or an error. */
+static int
+db_alias_dests(struct db *db, int64_t id, struct db_alias *a,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_ALIAS_DESTS);
+	int rc;
+
+	a->ndest = 0;
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    a->ndest < DB_ALIAS_MAX_DEST)
+		db_col_text(st, 0, a->dest[a->ndest++], sizeof(a->dest[0]));
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, error_r);
+	return DB_OK;
+}
+
+int
+db_alias_list(struct db *db, const char *domain,
+    int (*cb)(const struct db_alias *a, void *ctx), void *ctx,
+    const char **error_r)
+{
+	struct db_alias *list = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc, ret = DB_OK;
+
+	/* Collect first: the destination query reuses the connection. */
+	if (domain != NULL) {
+		st = db_stmt(db, ST_ALIAS_LIST);
+		db_bind_text(st, 1, domain);
+	} else {
+		st = db_stmt(db, ST_ALIAS_LIST_ALL);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			list = xrealloc(list, cap * sizeof(*list));
+		}
+		list[n].id = sqlite3_column_int64(st, 0);
+		db_col_text(st, 1, list[n].source, sizeof(list[n].source));
+		n++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		ret = db_fail(db, rc, error_r);
+	for (size_t i = 0; ret == DB_OK && i < n; i++) {
+		ret = db_alias_dests(db, list[i].id, &list[i], error_r);
+		if (ret == DB_OK && cb(&list[i], ctx) != 0)
+			break;
+	}
+	free(list);
+	return ret;
+}
+
+/* ---- Recipient resolution ---- */
+
+struct db_resolve {
+	struct db *db;
+	struct db_rcpt *r;
+	char chain[DB_ALIAS_DEPTH + 1][ADDR_MAX + 1];	/* being expanded */
+	unsigned depth;
+	bool external, loop, disabled;
+	const char **error_r;
+};
+
+static void
+db_rcpt_add(struct db_rcpt *r, const struct db_mailbox *m)
+{
+	for (unsigned i = 0; i < r->ntargets; i++) {
+		if (strcmp(r->targets[i].address, m->address) == 0)
+			return;
+	}
+	if (r->ntargets == DB_RCPT_MAX_TARGETS)
+		return;
+	str_lcpy(r->targets[r->ntargets].address, m->address,
+	    sizeof(r->targets[0].address));
+	str_lcpy(r->targets[r->ntargets].domain, m->domain,
+	    sizeof(r->targets[0].domain));
+	r->targets[r->ntargets].quota = m->quota;
+	r->ntargets++;
+}
+
+/* Delivers to a mailbox; 1 found, 0 none, <0 error. */
+static int
+db_resolve_mailbox(struct db_resolve *rs, const char *address)
+{
+	struct db_mailbox m;
+	int ret = db_mailbox_get(rs->db, address, &m, rs->error_r);
+
+	if (ret == DB_NOT_FOUND)
+		return 0;
+	if (ret != DB_OK)
+		return ret;
+	if (!m.enabled || !m.domain_enabled)
+		rs->disabled = true;
+	else
+		db_rcpt_add(rs->r, &m);
+	return 1;
+}
+
+static int db_resolve_addr(struct db_resolve *rs, const char *address);
+
+/* Expands an alias; 1 found, 0 none, <0 error. */
+static int
+db_resolve_alias(struct db_resolve *rs, const char *source)
+{
+	struct db_alias a;
+	int64_t id = db_alias_id(rs->db, source, rs->error_r);
+	int ret;
+
+	if (id <= 0)
+		return id < 0 ? DB_ERROR : 0;
+	if (rs->depth >= DB_ALIAS_DEPTH) {
+		rs->loop = true;
+		return 1;
+	}
+	if ((ret = db_alias_dests(rs->db, id, &a, rs->error_r)) != DB_OK)
+		return ret;
+	str_lcpy(rs->chain[rs->depth], source, sizeof(rs->chain[0]));
+	rs->depth++;
+	for (unsigned i = 0; i < a.ndest; i++) {
+		bool seen = false;
+
+		for (unsigned j = 0; j < rs->depth; j++)
+			seen = seen || strcmp(rs->chain[j], a.dest[i]) == 0;
+		if (seen) {
+			/* "a -> a, b": keep a copy in a's own mailbox. */
+			ret = db_resolve_mailbox(rs, a.dest[i]);
+			if (ret == 0)
+				rs->loop = true;
+		} else {
+			ret = db_resolve_addr(rs, a.dest[i]);
+		}
+		if (ret < 0) {
+			rs->depth--;
+			return ret;
+		}
+	}
+	rs->depth--;
+	return 1;
+}
+
+/* Resolves one address; 1 resolved (or external), 0 unknown, <0 error. */
+static int
+db_resolve_addr(struct db_resolve *rs, const char *address)
+{
+	struct db_domain d;
+	char base[ADDR_MAX + 1];
+	const char *domain = db_domain_of(address);
+	int ret;
+
+	ret = db_domain_get(rs->db, domain, &d, rs->error_r);
+	if (ret == DB_NOT_FOUND) {
+		/* Only an alias destination gets here: forwarding. */
+		rs->external = true;
+		return 1;
+	}
+	if (ret != DB_OK)
+		return ret;
+	if (!d.enabled) {
+		rs->disabled = true;
+		return 1;
+	}
+	if ((ret = db_resolve_alias(rs, address)) != 0 ||
+	    (ret = db_resolve_mailbox(rs, address)) != 0)
+		return ret;
+	/* RFC 5233 sub-addressing: local+tag@domain */
+	if (addr_strip_tag(address, base, sizeof(base))) {
+		if ((ret = db_resolve_alias(rs, base)) != 0 ||
+		    (ret = db_resolve_mailbox(rs, base)) != 0)
+			return ret;
+	}
+	if (str_printf(base, sizeof(base), "@%s", domain) < 0)
+		return 0;
+	return db_resolve_alias(rs, base);
+}
+
+int
+db_rcpt_resolve(struct db *db, const char *address, struct db_rcpt *r,
+    const char **error_r)
+{
+	struct db_resolve *rs = xcalloc(1, sizeof(*rs));
+	struct db_domain d;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	rs->db = db;
+	rs->r = r;
+	rs->error_r = error_r;
+	ret = db_domain_get(db, db_domain_of(address), &d, error_r);
+	if (ret == DB_NOT_FOUND) {
+		r->status = DB_RCPT_NOT_HOSTED;
+		ret = DB_OK;
+		goto out;
+	}
+	if (ret != DB_OK)
+		goto out;
+	ret = db_resolve_addr(rs, address);
+	if (ret < 0)
+		goto out;
+	if (ret == 0)
+		r->status = DB_RCPT_UNKNOWN;
+	else if (rs->loop && r->ntargets == 0)
+		r->status = DB_RCPT_LOOP;
+	else if (rs->external)
+		r->status = DB_RCPT_EXTERNAL;
+	else if (r->ntargets > 0)
+		r->status = DB_RCPT_LOCAL;
+	else if (rs->disabled)
+		r->status = DB_RCPT_DISABLED;
+	else
+		r->status = DB_RCPT_LOOP;
+	ret = DB_OK;
+out:
+	free(rs);
+	return ret;
+}
+
+/* ---- Per-thread connections ---- */
+
+static char db_thread_path[4096];
+static pthread_key_t db_thread_key;
+static pthread_once_t db_thread_once = PTHREAD_ONCE_INIT;
+
+static void
+db_thread_destroy(void *p)
+{
+	struct db *db = p;
+
+	db_close(&db);
+}
+
+static void
+db_thread_key_init(void)
+{
+	pthread_key_create(&db_thread_key, db_thread_destroy);
+}
+
+void
+db_thread_init(const char *path)
+{
+	str_lcpy(db_thread_path, path, sizeof(db_thread_path));
+	pthread_once(&db_thread_once, db_thread_key_init);
+}
+
+struct db *
+db_thread_get(const char **error_r)
+{
+	struct db *db = pthread_getspecific(db_thread_key);
+
+	if (db != NULL)
+		return db;
+	if (db_open(db_thread_path, false, &db, error_r) != DB_OK)
+		return NULL;
+	pthread_setspecific(db_thread_key, db);
+	return db;
+}

@@ -1,0 +1,156 @@
+/*
+ * db.h: the accounts database (SQLite, WAL): domains, mailboxes, aliases,
+ * admins, API tokens, audit log. Only this module includes sqlite3.h.
+ *
+ * One struct db per thread (a connection is not shared between threads).
+ * Every statement is prepared when the connection opens, so a typo fails
+ * at start. Writes run in BEGIN IMMEDIATE; reads reset their statement
+ * before returning. Names and addresses given to these functions are
+ * already normalized (lib/addr.h).
+ *
+ * Results: 0 ok, or a negative enum db_status; *error_r (when given) gets
+ * a static or thread-local message.
+ */
+#ifndef FACTEUR_DB_H
+#define FACTEUR_DB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/addr.h"
+
+struct db;
+
+enum db_status {
+	DB_OK = 0,
+	DB_ERROR = -1,		/* I/O or SQL failure: temporary */
+	DB_EXISTS = -2,
+	DB_NOT_FOUND = -3,
+	DB_NOT_EMPTY = -4,
+	DB_BUSY = -5,		/* locked beyond the busy timeout */
+	DB_INVALID = -6,	/* refused by a rule (message in error_r) */
+	DB_TOO_NEW = -7,	/* schema newer than this binary */
+};
+
+/* Opens (creating when create is true) the database at path, applies
+ * pending migrations and prepares every statement. */
+int db_open(const char *path, bool create, struct db **db_r,
+    const char **error_r);
+void db_close(struct db **db);
+
+/* Per-thread connections for the daemon's worker threads: set the path
+ * once at start (the database must exist and be migrated), then
+ * db_thread_get opens this thread's connection on first use and closes
+ * it when the thread exits. NULL and *error_r on failure. */
+void db_thread_init(const char *path);
+struct db *db_thread_get(const char **error_r);
+
+/* The schema version this binary brings (number of migrations). */
+int db_schema_version(void);
+
+/* Records a change in the audit log (same transaction as the change when
+ * called from the functions below; actor is set with db_set_actor). */
+void db_set_actor(struct db *db, const char *actor, const char *remote);
+
+/* ---- Domains ---- */
+struct db_domain {
+	int64_t id;
+	char name[ADDR_DOMAIN_MAX + 1];
+	bool enabled;
+	int64_t mailboxes;
+	int64_t aliases;
+	int64_t created;
+};
+int db_domain_add(struct db *db, const char *name, const char **error_r);
+/* Refuses (DB_NOT_EMPTY) while mailboxes or aliases exist, unless force. */
+int db_domain_remove(struct db *db, const char *name, bool force,
+    const char **error_r);
+int db_domain_get(struct db *db, const char *name, struct db_domain *d_r,
+    const char **error_r);
+int db_domain_set_enabled(struct db *db, const char *name, bool enabled,
+    const char **error_r);
+/* Calls cb for each domain by name; stops early when cb returns non-zero. */
+int db_domain_list(struct db *db,
+    int (*cb)(const struct db_domain *d, void *ctx), void *ctx,
+    const char **error_r);
+
+/* ---- Mailboxes ---- */
+struct db_mailbox {
+	int64_t id;
+	char address[ADDR_MAX + 1];
+	char domain[ADDR_DOMAIN_MAX + 1];
+	uint64_t quota;		/* bytes, 0 = unlimited */
+	bool enabled;
+	bool domain_enabled;
+	int64_t created;
+	int64_t last_login;	/* 0 = never */
+};
+int db_mailbox_add(struct db *db, const char *address, const char *hash,
+    uint64_t quota, const char **error_r);
+int db_mailbox_remove(struct db *db, const char *address,
+    const char **error_r);
+int db_mailbox_get(struct db *db, const char *address,
+    struct db_mailbox *m_r, const char **error_r);
+int db_mailbox_set_password(struct db *db, const char *address,
+    const char *hash, const char **error_r);
+int db_mailbox_set_quota(struct db *db, const char *address,
+    uint64_t quota, const char **error_r);
+int db_mailbox_set_enabled(struct db *db, const char *address, bool enabled,
+    const char **error_r);
+/* domain NULL: all domains. */
+int db_mailbox_list(struct db *db, const char *domain,
+    int (*cb)(const struct db_mailbox *m, void *ctx), void *ctx,
+    const char **error_r);
+
+/* ---- Aliases ---- */
+#define DB_ALIAS_MAX_DEST 64
+struct db_alias {
+	int64_t id;
+	char source[ADDR_MAX + 1];	/* "@domain" for a catch-all */
+	unsigned ndest;
+	char dest[DB_ALIAS_MAX_DEST][ADDR_MAX + 1];
+};
+int db_alias_add(struct db *db, const char *source, const char *const *dest,
+    unsigned ndest, const char **error_r);
+int db_alias_remove(struct db *db, const char *source, const char **error_r);
+int db_alias_list(struct db *db, const char *domain,
+    int (*cb)(const struct db_alias *a, void *ctx), void *ctx,
+    const char **error_r);
+
+/* ---- Recipient resolution (RCPT TO) ---- */
+
+enum db_rcpt_status {
+	DB_RCPT_LOCAL = 0,	/* targets[] holds the mailboxes */
+	DB_RCPT_NOT_HOSTED,	/* the domain is not ours: relaying */
+	DB_RCPT_UNKNOWN,	/* no such mailbox, alias or catch-all */
+	DB_RCPT_DISABLED,	/* mailbox or domain disabled */
+	DB_RCPT_LOOP,		/* alias expansion loops or is too deep */
+	DB_RCPT_EXTERNAL,	/* an alias forwards outside: needs the queue */
+};
+
+#define DB_RCPT_MAX_TARGETS 64
+
+struct db_rcpt_target {
+	char address[ADDR_MAX + 1];	/* mailbox address */
+	char domain[ADDR_DOMAIN_MAX + 1];
+	uint64_t quota;
+};
+
+struct db_rcpt {
+	enum db_rcpt_status status;
+	unsigned ntargets;
+	struct db_rcpt_target targets[DB_RCPT_MAX_TARGETS];
+};
+
+/*
+ * Resolves a normalized address: aliases first (as Postfix's virtual
+ * alias maps), then the mailbox, then the address without its +tag
+ * (alias, mailbox), then the domain's catch-all. Aliases expand
+ * recursively (depth 8); a destination that names an address already
+ * being expanded delivers to its mailbox if there is one, else it is a
+ * loop. Targets are de-duplicated.
+ */
+int db_rcpt_resolve(struct db *db, const char *address, struct db_rcpt *r,
+    const char **error_r);
+
+#endif

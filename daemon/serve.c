@@ -1,0 +1,202 @@
+/*
+ * serve.c: `facteur serve`. Start-up order: configuration, data directory,
+ * certificate, database migrations (as root, then handed to the service
+ * user), listeners bound, privileges dropped, then the event loops run.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "auth/password.h"
+#include "db/db.h"
+#include "lib/log.h"
+#include "net/net.h"
+#include "net/tls.h"
+#include "smtp/smtp.h"
+
+static const char serve_usage[] =
+"Usage: facteur serve [--config FILE] [--data-dir DIR] [--port-offset N]\n"
+"                     [--check-config]\n"
+"\n"
+"Runs the mail server in the foreground: SMTP (MX, port 25 with STARTTLS)\n"
+"now; submission, POP3, IMAP and the web admin as they are implemented.\n"
+"Without a configuration file it runs on built-in defaults: data in\n"
+"/var/lib/facteur (SQLite database, Maildir store, a self-signed\n"
+"certificate made on first start).\n"
+"\n"
+"  --config FILE     read this INI file (see docs/configuration.md)\n"
+"  --data-dir DIR    data directory\n"
+"  --port-offset N   add N to every listening port (e.g. 10000: 10025...)\n"
+"  --check-config    validate, print the effective configuration, exit\n"
+"\n"
+"Signals: SIGTERM/SIGINT stop gracefully (deliveries in flight finish),\n"
+"SIGHUP reloads the TLS certificate and key.\n";
+
+/* Resolves the certificate paths; makes a self-signed pair if needed. */
+static int
+serve_tls_prepare(struct config *cfg)
+{
+	char fp[128];
+	const char *error;
+	struct stat st;
+
+	if (cfg->tls_cert[0] == '\0' && cfg->tls_key[0] == '\0') {
+		if (str_printf(cfg->tls_cert, sizeof(cfg->tls_cert),
+		    "%s/tls/cert.pem", cfg->data_dir) < 0 ||
+		    str_printf(cfg->tls_key, sizeof(cfg->tls_key),
+		    "%s/tls/key.pem", cfg->data_dir) < 0) {
+			fprintf(stderr, "facteur: data_dir path too long\n");
+			return -1;
+		}
+		if (stat(cfg->tls_cert, &st) < 0) {
+			if (tls_selfsigned_write(cfg->tls_cert, cfg->tls_key,
+			    cfg->hostname, &error) < 0) {
+				fprintf(stderr, "facteur: %s\n", error);
+				return -1;
+			}
+			if (tls_cert_fingerprint(cfg->tls_cert, fp,
+			    sizeof(fp)) == 0)
+				log_info("event=tls_selfsigned hostname=%s "
+				    "sha256=%s", cfg->hostname, fp);
+		}
+		if (geteuid() == 0) {
+			const struct passwd *pw = getpwnam(cfg->user);
+
+			if (pw != NULL && (chown(cfg->tls_cert, pw->pw_uid,
+			    pw->pw_gid) < 0 || chown(cfg->tls_key, pw->pw_uid,
+			    pw->pw_gid) < 0)) {
+				fprintf(stderr, "facteur: cannot give the "
+				    "certificate to %s: %s\n", cfg->user,
+				    strerror(errno));
+				return -1;
+			}
+		}
+	} else if (cfg->tls_cert[0] == '\0' || cfg->tls_key[0] == '\0') {
+		fprintf(stderr, "facteur: set both tls_cert and tls_key, or "
+		    "neither\n");
+		return -1;
+	}
+	if (tls_cert_fingerprint(cfg->tls_cert, fp, sizeof(fp)) == 0)
+		log_info("event=tls_certificate file=%s sha256=%s",
+		    cfg->tls_cert, fp);
+	return 0;
+}
+
+static void
+serve_banner(const struct config *cfg)
+{
+	printf("Facteur is running.\n");
+	printf("  SMTP (MX, STARTTLS)  %s port %u\n",
+	    cfg->listeners[SVC_SMTP].address,
+	    config_listen_port(cfg, SVC_SMTP));
+	printf("  Data directory       %s\n", cfg->data_dir);
+	printf("  Host name            %s\n", cfg->hostname);
+	printf("Add a domain and a mailbox (in another terminal):\n");
+	printf("  build/facteur domain add example.com --data-dir %s\n",
+	    cfg->data_dir);
+	printf("  build/facteur mailbox add me@example.com --data-dir %s\n",
+	    cfg->data_dir);
+	printf("Then send a message:\n");
+	printf("  swaks --server 127.0.0.1:%u --to me@example.com\n",
+	    config_listen_port(cfg, SVC_SMTP));
+	printf("Stop with Ctrl-C.\n");
+	fflush(stdout);
+}
+
+int
+serve_main(int argc, char **argv)
+{
+	static struct config cfg;
+	static struct smtp_server smtp;
+	struct net_conf nc;
+	struct net *net;
+	struct db *db;
+	const char *error;
+	char dbpath[4096], *lerror;
+	bool check = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			fputs(serve_usage, stdout);
+			return 0;
+		}
+	}
+	if (app_config_load(&cfg, &argc, argv) < 0)
+		return EXIT_USAGE;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--check-config") == 0) {
+			check = true;
+		} else {
+			fprintf(stderr, "facteur serve: unknown argument '%s'"
+			    "\n%s", argv[i], serve_usage);
+			return EXIT_USAGE;
+		}
+	}
+	if (check) {
+		config_print(&cfg, stdout);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (password_init() < 0)
+		fatal("cannot initialize libsodium");
+	if (app_data_dir_prepare(&cfg, false) < 0 ||
+	    serve_tls_prepare(&cfg) < 0)
+		return EXIT_FAIL;
+
+	nc.loop_threads = cfg.loop_threads;
+	nc.worker_threads = cfg.worker_threads;
+	nc.max_connections = cfg.max_connections;
+	nc.max_connections_per_ip = cfg.max_connections_per_ip;
+	nc.timeout_idle = cfg.timeout_idle;
+	nc.tls_cert = cfg.tls_cert;
+	nc.tls_key = cfg.tls_key;
+	net = net_new(&nc, &error);
+	if (net == NULL) {
+		fprintf(stderr, "facteur: TLS: %s\n", error);
+		return EXIT_FAIL;
+	}
+	smtp.cfg = &cfg;
+	smtp.service = "smtp";
+	if (cfg.listeners[SVC_SMTP].enabled) {
+		struct net_listener_conf lc = {
+			.name = "smtp",
+			.address = cfg.listeners[SVC_SMTP].address,
+			.port = config_listen_port(&cfg, SVC_SMTP),
+			.implicit_tls = false,
+			.ops = &smtp_conn_ops,
+			.arg = &smtp,
+			.busy_reply = "421 4.7.0 Too many connections, try "
+			    "again later\r\n",
+		};
+
+		if (net_listen(net, &lc, &lerror) < 0) {
+			fprintf(stderr, "facteur: %s\n", lerror);
+			free(lerror);
+			return EXIT_FAIL;
+		}
+	}
+	/* Bound the ports; from here on, no root. */
+	if (app_drop_privileges(&cfg) < 0)
+		return EXIT_FAIL;
+	app_db_path(&cfg, dbpath, sizeof(dbpath));
+	if (db_open(dbpath, true, &db, &error) != DB_OK) {
+		fprintf(stderr, "facteur: %s: %s\n", dbpath, error);
+		return EXIT_FAIL;
+	}
+	db_close(&db);
+	db_thread_init(dbpath);
+	log_info("event=started version=%s hostname=%s data_dir=%s",
+	    FACTEUR_VERSION, cfg.hostname, cfg.data_dir);
+	serve_banner(&cfg);
+	net_run(net);
+	net_free(&net);
+	return 0;
+}

@@ -1,0 +1,90 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "smtp/delivery.h"
+#include "store/maildir.h"
+
+int
+delivery_spool_open(const char *data_dir)
+{
+	char path[4096];
+	int fd;
+
+	if (str_printf(path, sizeof(path), "%s/tmp", data_dir) < 0)
+		return -1;
+	fd = open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || errno != EOPNOTSUPP)
+		return fd;
+	/* File systems without O_TMPFILE: a named file, unlinked at once. */
+	if (str_printf(path, sizeof(path), "%s/tmp/spool.XXXXXX",
+	    data_dir) < 0)
+		return -1;
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
+void
+delivery_run(struct delivery *d)
+{
+	struct buf header;
+
+	buf_init(&header);
+	for (unsigned i = 0; i < d->ntargets; i++) {
+		const struct db_rcpt_target *t = &d->targets[i];
+		struct maildir_source src;
+		char dir[4096], name[256];
+		const char *error;
+
+		if (maildir_path(d->data_dir, t->address, dir,
+		    sizeof(dir)) < 0) {
+			d->failed = true;
+			d->error = "mailbox path too long";
+			break;
+		}
+		/* RFC 5321 4.4: Return-Path is added at final delivery. */
+		buf_reset(&header);
+		buf_printf(&header, "Return-Path: <%s>\nDelivered-To: %s\n%s",
+		    d->return_path, t->address, d->received);
+		src.header = header.data;
+		src.header_len = header.len;
+		src.body_fd = d->body_fd;
+		src.body_size = d->body_size;
+		src.body_lines = d->body_lines;
+		if (maildir_deliver(dir, &src, name, sizeof(name),
+		    &error) < 0) {
+			log_error("event=delivery_failed mailbox=%s error=\"%s\""
+			    " errno=\"%s\"", t->address, error,
+			    strerror(errno));
+			d->failed = true;
+			d->error = error;
+			break;
+		}
+		log_debug("event=stored mailbox=%s file=%s", t->address, name);
+		d->delivered++;
+	}
+	buf_deinit(&header);
+}
+
+void
+delivery_free(struct delivery **dp)
+{
+	struct delivery *d = *dp;
+
+	if (d == NULL)
+		return;
+	if (d->body_fd >= 0)
+		close(d->body_fd);
+	free(d->return_path);
+	free(d->received);
+	free(d->targets);
+	free(d);
+	*dp = NULL;
+}

@@ -1,0 +1,42 @@
+/*
+ * delivery.h: local delivery of one received message to the mailboxes
+ * its recipients resolved to. Runs on a worker thread (conn_job): for each
+ * mailbox, Return-Path, Delivered-To and the Received header are put in
+ * front of the spooled body and the result is written durably to the
+ * mailbox's Maildir (store/maildir.h).
+ */
+#ifndef FACTEUR_DELIVERY_H
+#define FACTEUR_DELIVERY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db/db.h"
+#include "lib/addr.h"
+
+struct delivery {
+	/* in */
+	const char *data_dir;
+	int body_fd;		/* spooled body, LF line ends; closed by
+				   delivery_free */
+	uint64_t body_size;
+	uint64_t body_lines;
+	char *return_path;	/* without <>; "" for the null path */
+	char *received;		/* complete Received header, LF-terminated */
+	unsigned ntargets;
+	struct db_rcpt_target *targets;
+	/* out */
+	unsigned delivered;
+	bool failed;
+	const char *error;	/* static text when failed */
+};
+
+/* Delivers to every target; sets delivered/failed/error. Worker thread. */
+void delivery_run(struct delivery *d);
+void delivery_free(struct delivery **d);
+
+/* Opens an anonymous spool file for a message body under data_dir/tmp
+ * (O_TMPFILE: nothing to clean up after a crash). fd or -1. */
+int delivery_spool_open(const char *data_dir);
+
+#endif

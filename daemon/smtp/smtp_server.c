@@ -1,0 +1,1011 @@
+/*
+ * smtp_server.c: SMTP sessions (RFC 5321) with PIPELINING (RFC 2920),
+ * SIZE (RFC 1870), 8BITMIME (RFC 6152), ENHANCEDSTATUSCODES (RFC 2034,
+ * 3463), SMTPUTF8 (RFC 6531), CHUNKING (RFC 3030) and STARTTLS (RFC 3207).
+ *
+ * Commands live in a table; the dispatcher owns sequencing and argument
+ * policy and handlers only carry a command's meaning. Recipient lookups
+ * and deliveries are jobs on the worker pool: the session pauses its
+ * input meanwhile, so pipelined commands wait in the buffer in order.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "lib/addr.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "smtp/delivery.h"
+#include "smtp/smtp.h"
+#include "smtp/smtp_parser.h"
+#include "store/maildir.h"
+
+/* Session states are bits so the command table can say where a command
+ * is legal. */
+#define ST_GREET	0x01	/* connected, no HELO/EHLO yet */
+#define ST_READY	0x02	/* HELO done, no transaction */
+#define ST_MAIL		0x04	/* MAIL accepted, no recipient yet */
+#define ST_RCPT		0x08	/* at least one recipient */
+#define ST_BDAT		0x10	/* BDAT chunks under way */
+#define ST_ANY		0x1f
+
+#define ARG_NONE	0x01	/* no argument allowed */
+#define ARG_REQ		0x02	/* argument required */
+#define CMD_LAST	0x04	/* must end a pipelined group (RFC 2920 3.1) */
+
+/* Commands handled per wake-up before yielding to other sessions. */
+#define SMTP_CMDS_PER_WAKEUP 32
+/* Consecutive bad commands before the session is dropped. */
+#define SMTP_MAX_ERRORS 20
+#define SMTP_IO_CHUNK 65536
+
+struct smtp_session;
+
+struct smtp_command {
+	enum smtp_verb verb;
+	const char *name;
+	unsigned states;
+	unsigned flags;
+	void (*handler)(struct smtp_session *s, struct smtp_cmd *cmd);
+};
+
+struct smtp_session {
+	struct conn *c;
+	struct smtp_server *srv;
+	const struct config *cfg;
+	unsigned state;
+	struct smtp_line line;
+	struct smtp_cmd cmd;
+	char helo[256];
+	bool esmtp;
+	bool job_pending;
+	bool quitting;
+	bool stop_requested;
+	unsigned errors;
+	unsigned transactions;
+
+	/* transaction */
+	char *mail_from;	/* NULL: no transaction; "" null path */
+	bool smtputf8;
+	uint64_t declared_size;
+	unsigned nrcpt;		/* accepted RCPT commands */
+	char first_rcpt[ADDR_MAX + 1];
+	struct db_rcpt_target *targets;	/* distinct mailboxes */
+	unsigned ntargets, targets_cap;
+
+	/* message content (DATA or BDAT) */
+	bool in_data;
+	uint64_t bdat_remaining;	/* octets left in the current chunk */
+	bool bdat_last;
+	bool bdat_discard;	/* consuming a chunk outside a transaction */
+	struct smtp_data data;
+	struct smtp_bdat bdat;
+	int spool_fd;
+	uint64_t msg_size;
+	uint64_t msg_lines;
+	bool too_big;
+	bool write_error;
+	char *io;		/* SMTP_IO_CHUNK scratch for content */
+};
+
+/* ---- Replies ---- */
+
+static void ATTR_PRINTF(2, 3)
+smtp_reply(struct smtp_session *s, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 3)
+		n = (int)sizeof(line) - 3;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	conn_write(s->c, line, (size_t)n);
+	log_debug("session=%s reply=\"%.*s\"", conn_id(s->c), n - 2, line);
+}
+
+/* ---- Transaction state ---- */
+
+static void
+smtp_tx_reset(struct smtp_session *s)
+{
+	xfree(s->mail_from);
+	s->smtputf8 = false;
+	s->declared_size = 0;
+	s->nrcpt = 0;
+	s->first_rcpt[0] = '\0';
+	s->ntargets = 0;
+	s->in_data = false;
+	s->bdat_remaining = 0;
+	s->bdat_last = false;
+	if (s->spool_fd >= 0) {
+		close(s->spool_fd);
+		s->spool_fd = -1;
+	}
+	s->msg_size = 0;
+	s->msg_lines = 0;
+	s->too_big = false;
+	s->write_error = false;
+	if (s->state & (ST_MAIL | ST_RCPT | ST_BDAT))
+		s->state = ST_READY;
+}
+
+static void
+smtp_targets_add(struct smtp_session *s, const struct db_rcpt_target *t)
+{
+	for (unsigned i = 0; i < s->ntargets; i++) {
+		if (strcmp(s->targets[i].address, t->address) == 0)
+			return;
+	}
+	if (s->ntargets == s->targets_cap) {
+		s->targets_cap = s->targets_cap ? s->targets_cap * 2 : 8;
+		s->targets = xrealloc(s->targets,
+		    s->targets_cap * sizeof(*s->targets));
+	}
+	s->targets[s->ntargets++] = *t;
+}
+
+/* ---- Simple commands ---- */
+
+static bool
+smtp_helo_valid(const char *arg)
+{
+	size_t len = strlen(arg);
+
+	if (len == 0 || len >= 256)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)arg[i];
+
+		if (ch <= 0x20 || ch >= 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static void
+smtp_cmd_helo(struct smtp_session *s, struct smtp_cmd *cmd)
+{
+	const struct config *cfg = s->cfg;
+
+	if (!smtp_helo_valid(cmd->arg)) {
+		smtp_reply(s, "501 5.5.4 Syntax: %s hostname",
+		    cmd->verb == SMTP_VERB_EHLO ? "EHLO" : "HELO");
+		return;
+	}
+	/* RFC 5321 4.1.4: HELO/EHLO resets the transaction. */
+	smtp_tx_reset(s);
+	str_lcpy(s->helo, cmd->arg, sizeof(s->helo));
+	s->esmtp = cmd->verb == SMTP_VERB_EHLO;
+	s->state = ST_READY;
+	if (!s->esmtp) {
+		smtp_reply(s, "250 %s", cfg->hostname);
+		return;
+	}
+	smtp_reply(s, "250-%s Hello %s [%s]", cfg->hostname, s->helo,
+	    conn_peer(s->c));
+	smtp_reply(s, "250-PIPELINING");
+	smtp_reply(s, "250-SIZE %llu",
+	    (unsigned long long)cfg->max_message_size);
+	if (!conn_is_tls(s->c))
+		smtp_reply(s, "250-STARTTLS");
+	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
+	smtp_reply(s, "250-8BITMIME");
+	smtp_reply(s, "250-SMTPUTF8");
+	smtp_reply(s, "250 CHUNKING");
+}
+
+static void
+smtp_cmd_rset(struct smtp_session *s, struct smtp_cmd *cmd)
+{
+	smtp_tx_reset(s);
+	smtp_reply(s, "250 2.0.0 OK");
+}
+
+static void
+smtp_cmd_noop(struct smtp_session *s, struct smtp_cmd *cmd)
+{
+	smtp_reply(s, "250 2.0.0 OK");
+}
+
+static void
+smtp_cmd_quit(struct smtp_session *s, struct smtp_cmd *cmd)
+{
+	smtp_reply(s, "221 2.0.0 %s closing connection", s->cfg->hostname);
+	s->quitting = true;
+	conn_close(s->c);
+}
+
+static void
+smtp_cmd_vrfy(struct smtp_session *s, struct smtp_cmd *cmd)
+{
+	/* RFC 5321 3.5.3: 252 without disclosing which mailboxes exist. */
+	smtp_reply(s, "252 2.5.2 Cannot VRFY user, but will accept message "
+	    "and attempt delivery");
+}
+
+static void
+smtp_cmd_expn(struct smtp_session *s, struct smtp_cmd *cmd)
+{
+	smtp_reply(s, "502 5.5.1 EXPN not available");
+}
+
+static void
+smtp_cmd_help(struct smtp_session *s, struct smtp_cmd *cmd)
+{
+	smtp_reply(s, "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT "
+	    "RSET NOOP QUIT VRFY HELP STARTTLS");
+	smtp_reply(s, "214 2.0.0 See RFC 5321");
+}
+
+static void
+smtp_cmd_auth(struct smtp_session *s, struct smtp_cmd *cmd)
+{
+	/* Port 25 is for MX traffic; submission has its own ports. */
+	smtp_reply(s, "503 5.5.1 AUTH not available on this port");
+}
+
+static void
+smtp_cmd_starttls(struct smtp_session *s, struct smtp_cmd *cmd)
+{
+	size_t dropped;
+
+	if (conn_is_tls(s->c)) {
+		smtp_reply(s, "503 5.5.1 Already using TLS");
+		return;
+	}
+	smtp_reply(s, "220 2.0.0 Ready to start TLS");
+	dropped = conn_starttls(s->c);
+	if (dropped > 0)
+		log_warn("session=%s event=starttls_injection bytes=%zu "
+		    "action=discarded", conn_id(s->c), dropped);
+	/* RFC 3207 4.2: forget everything learned before TLS. */
+	smtp_tx_reset(s);
+	s->helo[0] = '\0';
+	s->esmtp = false;
+	s->state = ST_GREET;
+	smtp_line_init(&s->line);
+	/* No input until the handshake is done. */
+	s->job_pending = true;
+}
+
+/* ---- MAIL ---- */
+
+static void
+smtp_cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
+{
+	char norm[ADDR_MAX + 1];
+	const struct smtp_param *p;
+	const char *error;
+	bool utf8 = false;
+	uint64_t size = 0;
+
+	if (cmd->path == NULL) {
+		smtp_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		return;
+	}
+	for (unsigned i = 0; i < cmd->nparams; i++) {
+		p = &cmd->params[i];
+		if (strcmp(p->key, "SIZE") == 0 && p->value != NULL) {
+			if (str_to_u64(p->value, strlen(p->value), UINT64_MAX,
+			    &size) < 0) {
+				smtp_reply(s, "501 5.5.4 Bad SIZE value");
+				return;
+			}
+		} else if (strcmp(p->key, "BODY") == 0 && p->value != NULL &&
+		    (strcasecmp(p->value, "7BIT") == 0 ||
+		    strcasecmp(p->value, "8BITMIME") == 0)) {
+			/* RFC 6152: 8-bit content is stored as received. */
+		} else if (strcmp(p->key, "SMTPUTF8") == 0 &&
+		    p->value == NULL) {
+			utf8 = true;
+		} else {
+			char clean[LOG_CLEAN_SIZE];
+
+			smtp_reply(s, "555 5.5.4 Unsupported parameter %s",
+			    log_clean(p->key, strlen(p->key), clean));
+			return;
+		}
+	}
+	if (cmd->path_utf8 && !utf8) {
+		/* RFC 6531 3.5 */
+		smtp_reply(s, "553 5.6.7 Non-ASCII address requires "
+		    "SMTPUTF8");
+		return;
+	}
+	if (cmd->path[0] != '\0' && addr_normalize(cmd->path,
+	    strlen(cmd->path), false, norm, sizeof(norm), &error) < 0) {
+		smtp_reply(s, "553 5.1.7 Bad sender address syntax: %s", error);
+		return;
+	}
+	if (size > s->cfg->max_message_size) {
+		/* RFC 1870 6.1 */
+		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum "
+		    "message size");
+		return;
+	}
+	s->mail_from = xstrdup(cmd->path);
+	s->smtputf8 = utf8;
+	s->declared_size = size;
+	s->state = ST_MAIL;
+	smtp_reply(s, "250 2.1.0 OK");
+}
+
+/* ---- RCPT (resolved on a worker) ---- */
+
+struct smtp_rcpt_job {
+	char address[ADDR_MAX + 1];
+	char data_dir[4096];
+	uint64_t size;		/* declared SIZE, for the quota check */
+	struct db_rcpt r;
+	int status;		/* enum db_status */
+	bool over_quota;
+	bool quota_error;
+};
+
+static void
+smtp_rcpt_work(void *arg)
+{
+	struct smtp_rcpt_job *job = arg;
+	const char *error;
+	struct db *db = db_thread_get(&error);
+
+	if (db == NULL) {
+		job->status = DB_ERROR;
+		return;
+	}
+	job->status = db_rcpt_resolve(db, job->address, &job->r, &error);
+	if (job->status != DB_OK || job->r.status != DB_RCPT_LOCAL)
+		return;
+	for (unsigned i = 0; i < job->r.ntargets; i++) {
+		const struct db_rcpt_target *t = &job->r.targets[i];
+		char dir[4096];
+		uint64_t used = 0;
+
+		if (t->quota == 0)
+			continue;
+		if (maildir_path(job->data_dir, t->address, dir,
+		    sizeof(dir)) < 0 || maildir_usage(dir, &used) < 0) {
+			job->quota_error = true;
+			return;
+		}
+		if (used + job->size > t->quota) {
+			job->over_quota = true;
+			return;
+		}
+	}
+}
+
+static void
+smtp_rcpt_done(struct conn *c, void *arg)
+{
+	struct smtp_rcpt_job *job = arg;
+	struct smtp_session *s;
+	const char *who = job->address;
+
+	if (conn_is_closing(c))
+		goto out;
+	s = conn_ctx(c);
+	s->job_pending = false;
+	if (job->status != DB_OK || job->quota_error) {
+		smtp_reply(s, "451 4.3.0 Temporary lookup failure, try again "
+		    "later");
+	} else {
+		switch (job->r.status) {
+		case DB_RCPT_LOCAL:
+			if (job->over_quota) {
+				smtp_reply(s, "552 5.2.2 <%s>: Mailbox full",
+				    who);
+				break;
+			}
+			for (unsigned i = 0; i < job->r.ntargets; i++)
+				smtp_targets_add(s, &job->r.targets[i]);
+			if (s->nrcpt++ == 0)
+				str_lcpy(s->first_rcpt, who,
+				    sizeof(s->first_rcpt));
+			s->state = ST_RCPT;
+			smtp_reply(s, "250 2.1.5 OK");
+			break;
+		case DB_RCPT_NOT_HOSTED:
+			smtp_reply(s, "554 5.7.1 <%s>: Relay access denied",
+			    who);
+			break;
+		case DB_RCPT_UNKNOWN:
+			smtp_reply(s, "550 5.1.1 <%s>: User unknown", who);
+			break;
+		case DB_RCPT_DISABLED:
+			smtp_reply(s, "550 5.2.1 <%s>: Mailbox disabled", who);
+			break;
+		case DB_RCPT_LOOP:
+			smtp_reply(s, "550 5.4.6 <%s>: Alias loop", who);
+			break;
+		case DB_RCPT_EXTERNAL:
+			/* Forwarding needs the outbound queue. */
+			smtp_reply(s, "451 4.3.0 <%s>: Forwarding is not "
+			    "available yet", who);
+			break;
+		}
+	}
+	log_info("session=%s event=rcpt to=%s status=%d", conn_id(c), who,
+	    job->status == DB_OK ? (int)job->r.status : -1);
+	conn_resume(c);
+out:
+	free(job);
+}
+
+static void
+smtp_cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
+{
+	struct smtp_rcpt_job *job;
+	char norm[ADDR_MAX + 1];
+	const char *error, *path = cmd->path;
+	char pm[ADDR_MAX + 1];
+
+	if (path == NULL || path[0] == '\0') {
+		smtp_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+		return;
+	}
+	if (cmd->nparams > 0) {
+		smtp_reply(s, "555 5.5.4 Unsupported RCPT parameter");
+		return;
+	}
+	if (cmd->path_utf8 && !s->smtputf8) {
+		smtp_reply(s, "553 5.6.7 Non-ASCII address requires "
+		    "SMTPUTF8");
+		return;
+	}
+	if (s->nrcpt >= s->cfg->max_recipients) {
+		/* RFC 5321 4.5.3.1.10 */
+		smtp_reply(s, "452 4.5.3 Too many recipients");
+		return;
+	}
+	if (strcasecmp(path, "postmaster") == 0) {
+		/* RFC 5321 4.5.1: <postmaster> without a domain. */
+		if (str_printf(pm, sizeof(pm), "postmaster@%s",
+		    s->cfg->hostname) < 0) {
+			smtp_reply(s, "550 5.1.1 User unknown");
+			return;
+		}
+		path = pm;
+	}
+	if (addr_normalize(path, strlen(path), false, norm, sizeof(norm),
+	    &error) < 0) {
+		smtp_reply(s, "501 5.1.3 Bad recipient address syntax: %s",
+		    error);
+		return;
+	}
+	job = xcalloc(1, sizeof(*job));
+	str_lcpy(job->address, norm, sizeof(job->address));
+	str_lcpy(job->data_dir, s->cfg->data_dir, sizeof(job->data_dir));
+	job->size = s->declared_size;
+	s->job_pending = true;
+	conn_pause(s->c);
+	conn_job(s->c, smtp_rcpt_work, smtp_rcpt_done, job);
+}
+
+/* ---- Message content ---- */
+
+static bool
+smtp_content_begin(struct smtp_session *s)
+{
+	s->spool_fd = delivery_spool_open(s->cfg->data_dir);
+	if (s->spool_fd < 0) {
+		log_error("session=%s event=spool_failed error=\"%s\"",
+		    conn_id(s->c), strerror(errno));
+		return false;
+	}
+	s->msg_size = 0;
+	s->msg_lines = 0;
+	s->too_big = false;
+	s->write_error = false;
+	return true;
+}
+
+/* Appends converted content to the spool, counting it against the
+ * size limit; past the limit the rest is read and dropped. */
+static void
+smtp_content_write(struct smtp_session *s, const char *p, size_t len)
+{
+	if (len == 0 || s->too_big || s->write_error)
+		return;
+	if (s->msg_size + len > s->cfg->max_message_size) {
+		s->too_big = true;
+		return;
+	}
+	for (size_t i = 0; i < len; i++)
+		s->msg_lines += p[i] == '\n';
+	s->msg_size += len;
+	/* A write to the page cache; the fsync happens on a worker. */
+	while (len > 0) {
+		ssize_t n = write(s->spool_fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			log_error("session=%s event=spool_write_failed "
+			    "error=\"%s\"", conn_id(s->c), strerror(errno));
+			s->write_error = true;
+			return;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static char *
+smtp_received_header(struct smtp_session *s)
+{
+	struct buf b;
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	const char *proto;
+	bool tls = conn_is_tls(s->c);
+
+	if (s->smtputf8)
+		proto = tls ? "UTF8SMTPS" : "UTF8SMTP";
+	else if (s->esmtp)
+		proto = tls ? "ESMTPS" : "ESMTP";
+	else
+		proto = tls ? "SMTPS" : "SMTP";
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	buf_init(&b);
+	/* RFC 5321 4.4 */
+	buf_printf(&b, "Received: from %s ([%s])\n\tby %s (Facteur) with %s "
+	    "id %s.%u", s->helo, conn_peer(s->c), s->cfg->hostname, proto,
+	    conn_id(s->c), s->transactions);
+	if (tls)
+		buf_printf(&b, "\n\t(using %s with cipher %s)",
+		    conn_tls_version(s->c), conn_tls_cipher(s->c));
+	if (s->nrcpt == 1)
+		buf_printf(&b, "\n\tfor <%s>", s->first_rcpt);
+	buf_printf(&b, "; %s\n", date);
+	return b.data;
+}
+
+static void
+smtp_deliver_done(struct conn *c, void *arg)
+{
+	struct delivery *d = arg;
+	struct smtp_session *s;
+
+	if (conn_is_closing(c)) {
+		log_warn("session=%s event=client_gone_during_delivery "
+		    "delivered=%u", conn_id(c), d->delivered);
+		delivery_free(&d);
+		return;
+	}
+	s = conn_ctx(c);
+	s->job_pending = false;
+	if (d->failed) {
+		smtp_reply(s, "451 4.3.0 Local delivery failed, try again "
+		    "later");
+	} else {
+		smtp_reply(s, "250 2.0.0 OK: queued as %s.%u", conn_id(c),
+		    s->transactions);
+	}
+	log_info("session=%s event=message id=%s.%u from=<%s> rcpts=%u "
+	    "mailboxes=%u size=%llu result=%s", conn_id(c), conn_id(c),
+	    s->transactions, d->return_path, s->nrcpt, d->delivered,
+	    (unsigned long long)d->body_size,
+	    d->failed ? "tempfail" : "delivered");
+	delivery_free(&d);
+	smtp_tx_reset(s);
+	if (s->stop_requested) {
+		smtp_reply(s, "421 4.3.2 %s Service shutting down",
+		    s->cfg->hostname);
+		conn_close(c);
+		return;
+	}
+	conn_resume(c);
+}
+
+static void
+smtp_deliver_work(void *arg)
+{
+	delivery_run(arg);
+}
+
+/* The content is complete: refuse it, or deliver it on a worker. */
+static void
+smtp_content_end(struct smtp_session *s, enum smtp_data_error err)
+{
+	struct delivery *d;
+
+	s->in_data = false;
+	if (err != SMTP_DATA_OK) {
+		const char *what = err == SMTP_DATA_LINE_TOO_LONG ?
+		    "a line longer than 8192 octets" :
+		    "a bare CR or LF (RFC 5321 2.3.8)";
+
+		smtp_reply(s, "554 5.6.0 Message refused: it contains %s",
+		    what);
+		log_info("session=%s event=message result=refused reason=%s",
+		    conn_id(s->c), err == SMTP_DATA_LINE_TOO_LONG ?
+		    "long_line" : "bare_newline");
+		smtp_tx_reset(s);
+		return;
+	}
+	if (s->too_big) {
+		smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum "
+		    "message size");
+		log_info("session=%s event=message result=refused "
+		    "reason=size", conn_id(s->c));
+		smtp_tx_reset(s);
+		return;
+	}
+	if (s->write_error) {
+		smtp_reply(s, "451 4.3.0 Local error in processing");
+		smtp_tx_reset(s);
+		return;
+	}
+	s->transactions++;
+	d = xcalloc(1, sizeof(*d));
+	d->data_dir = s->cfg->data_dir;
+	d->body_fd = s->spool_fd;
+	s->spool_fd = -1;
+	d->body_size = s->msg_size;
+	d->body_lines = s->msg_lines;
+	/* The return path was checked by addr_normalize: no CR, LF or
+	 * control characters can reach the header. */
+	d->return_path = xstrdup(s->mail_from);
+	d->received = smtp_received_header(s);
+	d->ntargets = s->ntargets;
+	d->targets = xmalloc(s->ntargets * sizeof(*d->targets));
+	memcpy(d->targets, s->targets, s->ntargets * sizeof(*d->targets));
+	s->job_pending = true;
+	conn_pause(s->c);
+	conn_job(s->c, smtp_deliver_work, smtp_deliver_done, d);
+}
+
+static void
+smtp_cmd_data(struct smtp_session *s, struct smtp_cmd *cmd)
+{
+	if (!smtp_content_begin(s)) {
+		smtp_reply(s, "451 4.3.0 Local error in processing");
+		return;
+	}
+	smtp_data_init(&s->data);
+	s->in_data = true;
+	conn_set_timeout(s->c, s->cfg->timeout_data);
+	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void smtp_bdat_chunk_done(struct smtp_session *s);
+
+static void
+smtp_cmd_bdat(struct smtp_session *s, struct smtp_cmd *cmd)
+{
+	s->bdat_remaining = cmd->bdat_size;
+	s->bdat_last = cmd->bdat_last;
+	s->bdat_discard = false;
+	if (!(s->state & (ST_RCPT | ST_BDAT))) {
+		/* RFC 3030 2: the chunk is read even when it is refused. */
+		s->bdat_discard = true;
+	} else if (!(s->state & ST_BDAT)) {
+		if (!smtp_content_begin(s)) {
+			smtp_tx_reset(s);
+			s->bdat_discard = true;
+			s->write_error = true;
+		} else {
+			smtp_bdat_init(&s->bdat);
+			s->state = ST_BDAT;
+		}
+	}
+	if (s->bdat_remaining == 0)
+		smtp_bdat_chunk_done(s);
+	else
+		conn_set_timeout(s->c, s->cfg->timeout_data);
+}
+
+/* A BDAT chunk has been read completely. */
+static void
+smtp_bdat_chunk_done(struct smtp_session *s)
+{
+	conn_set_timeout(s->c, s->cfg->timeout_idle);
+	if (s->bdat_discard) {
+		s->bdat_discard = false;
+		if (s->write_error) {
+			s->write_error = false;
+			smtp_reply(s, "451 4.3.0 Local error in processing");
+		} else if (s->mail_from == NULL) {
+			smtp_reply(s, "503 5.5.1 Bad sequence of commands: "
+			    "MAIL first");
+		} else {
+			smtp_reply(s, "554 5.5.1 No valid recipients");
+		}
+		return;
+	}
+	if (s->too_big) {
+		/* Refuse now; later chunks of this message get 503. */
+		smtp_content_end(s, SMTP_DATA_OK);
+		return;
+	}
+	if (!s->bdat_last) {
+		smtp_reply(s, "250 2.0.0 %llu octets received",
+		    (unsigned long long)s->msg_size);
+		return;
+	}
+	{
+		char out[1];
+		size_t n = smtp_bdat_finish(&s->bdat, out);
+
+		smtp_content_write(s, out, n);
+	}
+	smtp_content_end(s, s->bdat.error);
+}
+
+/* ---- Dispatcher ---- */
+
+static const struct smtp_command smtp_commands[] = {
+	{ SMTP_VERB_EHLO, "EHLO", ST_ANY & ~ST_BDAT, ARG_REQ, smtp_cmd_helo },
+	{ SMTP_VERB_HELO, "HELO", ST_ANY & ~ST_BDAT, ARG_REQ, smtp_cmd_helo },
+	{ SMTP_VERB_MAIL, "MAIL", ST_READY, ARG_REQ, smtp_cmd_mail },
+	{ SMTP_VERB_RCPT, "RCPT", ST_MAIL | ST_RCPT, ARG_REQ, smtp_cmd_rcpt },
+	{ SMTP_VERB_DATA, "DATA", ST_RCPT, ARG_NONE | CMD_LAST,
+	    smtp_cmd_data },
+	{ SMTP_VERB_BDAT, "BDAT", ST_ANY, ARG_REQ, smtp_cmd_bdat },
+	{ SMTP_VERB_RSET, "RSET", ST_ANY, ARG_NONE, smtp_cmd_rset },
+	{ SMTP_VERB_NOOP, "NOOP", ST_ANY, 0, smtp_cmd_noop },
+	{ SMTP_VERB_QUIT, "QUIT", ST_ANY, ARG_NONE | CMD_LAST,
+	    smtp_cmd_quit },
+	{ SMTP_VERB_VRFY, "VRFY", ST_ANY & ~ST_BDAT, ARG_REQ, smtp_cmd_vrfy },
+	{ SMTP_VERB_EXPN, "EXPN", ST_ANY & ~ST_BDAT, 0, smtp_cmd_expn },
+	{ SMTP_VERB_HELP, "HELP", ST_ANY & ~ST_BDAT, 0, smtp_cmd_help },
+	{ SMTP_VERB_STARTTLS, "STARTTLS", ST_GREET | ST_READY,
+	    ARG_NONE | CMD_LAST, smtp_cmd_starttls },
+	{ SMTP_VERB_AUTH, "AUTH", ST_ANY & ~ST_BDAT, 0, smtp_cmd_auth },
+};
+
+static void
+smtp_error_count(struct smtp_session *s)
+{
+	if (++s->errors < SMTP_MAX_ERRORS)
+		return;
+	smtp_reply(s, "421 4.7.0 %s Too many errors, closing connection",
+	    s->cfg->hostname);
+	conn_close(s->c);
+}
+
+static void
+smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
+{
+	const struct smtp_command *sc = NULL;
+	struct smtp_cmd *cmd = &s->cmd;
+	const char *error;
+	char clean[LOG_CLEAN_SIZE];
+
+	if (smtp_cmd_parse(line, len, cmd, &error) < 0) {
+		smtp_reply(s, "%s", error);
+		smtp_error_count(s);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(smtp_commands); i++) {
+		if (smtp_commands[i].verb == cmd->verb) {
+			sc = &smtp_commands[i];
+			break;
+		}
+	}
+	log_debug("session=%s command=%s", conn_id(s->c),
+	    log_clean(cmd->verb_text, strlen(cmd->verb_text), clean));
+	if (sc == NULL) {
+		smtp_reply(s, "500 5.5.1 Command unrecognized");
+		smtp_error_count(s);
+		return;
+	}
+	if (cmd->verb == SMTP_VERB_STARTTLS && conn_is_tls(s->c)) {
+		smtp_reply(s, "503 5.5.1 Already using TLS");
+		return;
+	}
+	if (!(sc->states & s->state)) {
+		if ((s->state & ST_BDAT) && sc->verb == SMTP_VERB_DATA)
+			smtp_reply(s, "503 5.5.1 DATA not allowed after BDAT");
+		else if (s->state == ST_GREET)
+			smtp_reply(s, "503 5.5.1 Send EHLO or HELO first");
+		else if (sc->verb == SMTP_VERB_MAIL)
+			smtp_reply(s, "503 5.5.1 Nested MAIL command");
+		else if (sc->verb == SMTP_VERB_RCPT)
+			smtp_reply(s, "503 5.5.1 Need MAIL command");
+		else if (sc->verb == SMTP_VERB_DATA)
+			smtp_reply(s, "554 5.5.1 No valid recipients");
+		else
+			smtp_reply(s, "503 5.5.1 Bad sequence of commands");
+		smtp_error_count(s);
+		return;
+	}
+	if ((sc->flags & ARG_NONE) && cmd->arg[0] != '\0') {
+		smtp_reply(s, "501 5.5.4 Syntax: %s takes no argument",
+		    sc->name);
+		return;
+	}
+	if ((sc->flags & ARG_REQ) && cmd->arg[0] == '\0') {
+		smtp_reply(s, "501 5.5.4 Syntax: %s needs an argument",
+		    sc->name);
+		return;
+	}
+	s->errors = 0;
+	sc->handler(s, cmd);
+}
+
+/* Feeds DATA bytes; returns what it consumed. */
+static size_t
+smtp_data_input(struct smtp_session *s, const char *p, size_t len)
+{
+	size_t consumed, outlen;
+
+	if (len > SMTP_IO_CHUNK)
+		len = SMTP_IO_CHUNK;
+	if (smtp_data_feed(&s->data, p, len, s->io, &outlen, &consumed)) {
+		smtp_content_write(s, s->io, outlen);
+		conn_set_timeout(s->c, s->cfg->timeout_idle);
+		smtp_content_end(s, s->data.error);
+		return consumed;
+	}
+	smtp_content_write(s, s->io, outlen);
+	return consumed;
+}
+
+static size_t
+smtp_bdat_input(struct smtp_session *s, const char *p, size_t len)
+{
+	if (len > s->bdat_remaining)
+		len = (size_t)s->bdat_remaining;
+	if (len > SMTP_IO_CHUNK)
+		len = SMTP_IO_CHUNK;
+	if (!s->bdat_discard && !s->too_big) {
+		size_t outlen = smtp_bdat_feed(&s->bdat, p, len, s->io);
+
+		smtp_content_write(s, s->io, outlen);
+	}
+	s->bdat_remaining -= len;
+	if (s->bdat_remaining == 0)
+		smtp_bdat_chunk_done(s);
+	return len;
+}
+
+/*
+ * Handles what the client sent, in order, until the input is used up, a
+ * job is pending (input is paused) or the per-wake-up bound is reached.
+ */
+static void
+smtp_process(struct smtp_session *s)
+{
+	unsigned handled = 0;
+
+	while (!s->job_pending && !conn_is_closing(s->c)) {
+		const char *p;
+		size_t len = conn_peek(s->c, &p), consumed;
+		enum smtp_line_result r;
+
+		if (len == 0)
+			return;
+		if (s->in_data) {
+			conn_consume(s->c, smtp_data_input(s, p, len));
+			continue;
+		}
+		if (s->bdat_remaining > 0) {
+			conn_consume(s->c, smtp_bdat_input(s, p, len));
+			continue;
+		}
+		r = smtp_line_feed(&s->line, p, len, &consumed);
+		conn_consume(s->c, consumed);
+		switch (r) {
+		case SMTP_LINE_MORE:
+			continue;
+		case SMTP_LINE_TOO_LONG:
+			smtp_reply(s, "500 5.5.2 Line too long");
+			smtp_error_count(s);
+			break;
+		case SMTP_LINE_BARE_LF:
+			/* RFC 5321 2.3.8: lines end with CRLF only. */
+			smtp_reply(s, "500 5.5.2 Command line must end with "
+			    "CRLF");
+			smtp_error_count(s);
+			break;
+		case SMTP_LINE_OK:
+			smtp_dispatch(s, s->line.buf, s->line.len);
+			break;
+		}
+		if (++handled >= SMTP_CMDS_PER_WAKEUP) {
+			/* Fairness: let other sessions on this loop run. */
+			conn_yield(s->c);
+			return;
+		}
+	}
+}
+
+/* ---- Connection events ---- */
+
+static void
+smtp_on_start(struct conn *c)
+{
+	struct smtp_session *s = xcalloc(1, sizeof(*s));
+
+	s->c = c;
+	s->srv = conn_listener_arg(c);
+	s->cfg = s->srv->cfg;
+	s->state = ST_GREET;
+	s->spool_fd = -1;
+	s->io = xmalloc(SMTP_IO_CHUNK);
+	smtp_line_init(&s->line);
+	conn_ctx_set(c, s);
+	conn_set_timeout(c, s->cfg->timeout_idle);
+	smtp_reply(s, "220 %s ESMTP Facteur", s->cfg->hostname);
+}
+
+static void
+smtp_on_input(struct conn *c)
+{
+	smtp_process(conn_ctx(c));
+}
+
+static void
+smtp_on_tls_ready(struct conn *c)
+{
+	struct smtp_session *s = conn_ctx(c);
+
+	log_info("session=%s event=starttls version=%s cipher=%s", conn_id(c),
+	    conn_tls_version(c), conn_tls_cipher(c));
+	s->job_pending = false;
+	smtp_process(s);
+}
+
+static void
+smtp_on_timeout(struct conn *c)
+{
+	struct smtp_session *s = conn_ctx(c);
+
+	smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+	    s->cfg->hostname);
+}
+
+static void
+smtp_on_stop(struct conn *c)
+{
+	struct smtp_session *s = conn_ctx(c);
+
+	if (s->job_pending) {
+		/* Finish the delivery in flight, then say goodbye. */
+		s->stop_requested = true;
+		return;
+	}
+	smtp_reply(s, "421 4.3.2 %s Service shutting down",
+	    s->cfg->hostname);
+	conn_close(c);
+}
+
+static void
+smtp_on_closed(struct conn *c)
+{
+	struct smtp_session *s = conn_ctx(c);
+
+	if (s == NULL)
+		return;
+	log_info("session=%s event=close messages=%u", conn_id(c),
+	    s->transactions);
+	smtp_tx_reset(s);
+	free(s->targets);
+	free(s->io);
+	free(s);
+	conn_ctx_set(c, NULL);
+}
+
+const struct conn_ops smtp_conn_ops = {
+	.start = smtp_on_start,
+	.input = smtp_on_input,
+	.tls_ready = smtp_on_tls_ready,
+	.timeout = smtp_on_timeout,
+	.stop = smtp_on_stop,
+	.closed = smtp_on_closed,
+};

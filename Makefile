@@ -79,14 +79,16 @@ $(B)/gen/migrations.c: $(sort $(wildcard sql/*.sql)) tools/embed-sql.sh
 	@mkdir -p $(dir $@)
 	tools/embed-sql.sh $(sort $(wildcard sql/*.sql)) > $@.tmp && mv $@.tmp $@
 
-$(B)/tests/test_%: tests/unit/test_%.c | deps
+# A test is rebuilt when its module or any header it includes changes.
+.SECONDEXPANSION:
+$(B)/tests/test_%: tests/unit/test_%.c $$(UNIT_$$*) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(UNIT_$*) $(ALL_LDFLAGS) \
-		$(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -MMD -MP -o $@ $< $(UNIT_$*) \
+		$(ALL_LDFLAGS) $(PKG_LIBS)
 
 run: $(B)/facteur
 	@mkdir -p var
-	$(B)/facteur serve --data-dir ./var --port-offset 10000 --banner
+	$(B)/facteur serve --data-dir ./var --port-offset 10000
 
 test: test-unit test-e2e
 
@@ -99,4 +101,4 @@ test-e2e: $(B)/facteur | deps
 clean:
 	rm -rf build
 
--include $(OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(UNIT_BINS:=.d)

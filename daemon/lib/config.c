@@ -19,7 +19,6 @@
  *   max_connections = 1000        ; total, 1..1000000
  *   max_connections_per_ip = 20   ; 1..1000000
  *   timeout_idle = 300            ; seconds, 1..86400
- *   timeout_command = 300         ; seconds, 1..86400
  *   timeout_data = 600            ; seconds, 1..86400
  *   loop_threads = 2              ; 1..1024
  *   worker_threads = 4            ; 1..1024
@@ -135,7 +134,6 @@ static const struct config_key config_keys[] = {
 	KEY_UINT(max_connections, 1, 1000000),
 	KEY_UINT(max_connections_per_ip, 1, 1000000),
 	KEY_UINT(timeout_idle, 1, 86400),
-	KEY_UINT(timeout_command, 1, 86400),
 	KEY_UINT(timeout_data, 1, 86400),
 	KEY_UINT(loop_threads, 1, 1024),
 	KEY_UINT(worker_threads, 1, 1024),
@@ -225,7 +223,6 @@ config_init(struct config *cfg)
 	cfg->max_connections = 1000;
 	cfg->max_connections_per_ip = 20;
 	cfg->timeout_idle = 300;
-	cfg->timeout_command = 300;
 	cfg->timeout_data = 600;
 	cfg->loop_threads = 2;
 	cfg->worker_threads = 4;

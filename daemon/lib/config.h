@@ -55,7 +55,6 @@ struct config {
 	unsigned max_connections;	/* total, default 1000 */
 	unsigned max_connections_per_ip;	/* default 20 */
 	unsigned timeout_idle;		/* seconds, default 300 (RFC 5321 4.5.3.2.7) */
-	unsigned timeout_command;	/* seconds, default 300 */
 	unsigned timeout_data;		/* seconds between DATA chunks, default 600 */
 	unsigned loop_threads;		/* event loop threads, default 2 */
 	unsigned worker_threads;	/* blocking-work threads, default 4 */

@@ -76,7 +76,6 @@ test_config_equal(const struct config *a, const struct config *b)
 	    a->max_connections != b->max_connections ||
 	    a->max_connections_per_ip != b->max_connections_per_ip ||
 	    a->timeout_idle != b->timeout_idle ||
-	    a->timeout_command != b->timeout_command ||
 	    a->timeout_data != b->timeout_data ||
 	    a->loop_threads != b->loop_threads ||
 	    a->worker_threads != b->worker_threads ||
@@ -145,7 +144,6 @@ test_defaults(void)
 	CHECK(cfg.max_connections == 1000);
 	CHECK(cfg.max_connections_per_ip == 20);
 	CHECK(cfg.timeout_idle == 300);
-	CHECK(cfg.timeout_command == 300);
 	CHECK(cfg.timeout_data == 600);
 	CHECK(cfg.loop_threads == 2);
 	CHECK(cfg.worker_threads == 4);
@@ -207,7 +205,6 @@ test_overrides(void)
 	    "max_connections = 2000\n"
 	    "max_connections_per_ip = 7\n"
 	    "timeout_idle = 60\n"
-	    "timeout_command = 30\n"
 	    "timeout_data = 120\n"
 	    "loop_threads = 1\n"
 	    "worker_threads = 8\n"
@@ -254,7 +251,6 @@ test_overrides(void)
 	CHECK(cfg.max_connections == 2000);
 	CHECK(cfg.max_connections_per_ip == 7);
 	CHECK(cfg.timeout_idle == 60);
-	CHECK(cfg.timeout_command == 30);
 	CHECK(cfg.timeout_data == 120);
 	CHECK(cfg.loop_threads == 1);
 	CHECK(cfg.worker_threads == 8);
@@ -390,8 +386,8 @@ test_errors(void)
 		{ "timeout_idle = 86401\n",
 		    "1: key 'timeout_idle': expected an integer from 1 to "
 		    "86400" },
-		{ "timeout_command = 5s\n",
-		    "1: key 'timeout_command': expected a positive integer" },
+		{ "timeout_data = 5s\n",
+		    "1: key 'timeout_data': expected a positive integer" },
 		{ "timeout_data = 0\n",
 		    "1: key 'timeout_data': expected a positive integer" },
 		{ "loop_threads = 0\n",
@@ -706,7 +702,6 @@ test_roundtrip(void)
 	a.max_connections = 99;
 	a.max_connections_per_ip = 3;
 	a.timeout_idle = 1;
-	a.timeout_command = 2;
 	a.timeout_data = 86400;
 	a.loop_threads = 16;
 	a.worker_threads = 1024;

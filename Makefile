@@ -57,7 +57,16 @@ UNIT_config := daemon/lib/config.c daemon/lib/addr.c daemon/lib/punycode.c \
 	daemon/lib/util.c
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/test_%)
 
-.PHONY: all deps run test test-unit test-e2e clean format-check
+# Fuzz targets (tests/fuzz/fuzz_*.c, libFuzzer's entry point). `make test`
+# replays their seed corpora with gcc; `make fuzz` builds them with clang's
+# libFuzzer for real fuzzing (FUZZ_TIME seconds each).
+FUZZ_TARGETS := smtp_parser addr
+FUZZ_smtp_parser := $(UNIT_smtp_parser)
+FUZZ_addr := $(UNIT_addr)
+REPLAY_BINS := $(FUZZ_TARGETS:%=$(B)/tests/replay_%)
+FUZZ_TIME ?= 60
+
+.PHONY: all deps run test test-unit test-e2e fuzz clean
 all: $(B)/facteur
 
 deps:
@@ -86,14 +95,36 @@ $(B)/tests/test_%: tests/unit/test_%.c $$(UNIT_$$*) | deps
 	$(CC) $(ALL_CFLAGS) -Itests/unit -MMD -MP -o $@ $< $(UNIT_$*) \
 		$(ALL_LDFLAGS) $(PKG_LIBS)
 
+$(B)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $$(FUZZ_$$*) \
+		| deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< tests/fuzz/replay.c $(FUZZ_$*) \
+		$(ALL_LDFLAGS) $(PKG_LIBS)
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_$$*) | deps
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Idaemon \
+		-fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_$*) \
+		$(PKG_LIBS)
+
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/corpus-$$t; \
+		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) \
+			build/fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
 run: $(B)/facteur
 	@mkdir -p var
 	$(B)/facteur serve --data-dir ./var --port-offset 10000
 
 test: test-unit test-e2e
 
-test-unit: $(UNIT_BINS)
-	@rc=0; for t in $(UNIT_BINS); do $$t || rc=1; done; exit $$rc
+test-unit: $(UNIT_BINS) $(REPLAY_BINS)
+	@rc=0; for t in $(UNIT_BINS); do $$t || rc=1; done; \
+	for t in $(FUZZ_TARGETS); do \
+		$(B)/tests/replay_$$t tests/fuzz/corpus/$$t/* || rc=1; \
+	done; exit $$rc
 
 test-e2e: $(B)/facteur | deps
 	FACTEUR_BIN=$(abspath $(B)/facteur) $(PYTHON) -m pytest -q tests/e2e
@@ -101,4 +132,4 @@ test-e2e: $(B)/facteur | deps
 clean:
 	rm -rf build
 
--include $(OBJ:.o=.d) $(UNIT_BINS:=.d)
+-include $(OBJ:.o=.d) $(wildcard $(B)/tests/*.d)

@@ -85,6 +85,9 @@ cli_open(struct cli *cli, int argc, char **argv)
 	cli->argv = argv;
 	if (app_config_load(&cli->cfg, &cli->argc, argv) < 0)
 		return EXIT_USAGE;
+	/* The CLI prints its own results; only problems go to the log. */
+	if (strcmp(cli->cfg.log_level, "debug") != 0)
+		log_set_level("warn");
 	if (app_data_dir_prepare(&cli->cfg, true) < 0)
 		return EXIT_FAIL;
 	app_db_path(&cli->cfg, path, sizeof(path));

@@ -135,6 +135,21 @@ app_config_load(struct config *cfg, int *argc_r, char **argv)
 		fprintf(stderr, "facteur: --data-dir: path too long\n");
 		return -1;
 	}
+	if (cfg->data_dir[0] != '/') {
+		/* Absolute, so log lines and paths mean the same everywhere. */
+		char cwd[2048], abs[sizeof(cfg->data_dir)];
+		const char *rel = cfg->data_dir;
+
+		if (rel[0] == '.' && rel[1] == '/')
+			rel += 2;
+		if (getcwd(cwd, sizeof(cwd)) == NULL ||
+		    str_printf(abs, sizeof(abs), "%s/%s", cwd, rel) < 0) {
+			fprintf(stderr, "facteur: data_dir: cannot make %s "
+			    "absolute\n", cfg->data_dir);
+			return -1;
+		}
+		str_lcpy(cfg->data_dir, abs, sizeof(cfg->data_dir));
+	}
 	if (offset != NULL) {
 		uint64_t v;
 

@@ -692,7 +692,7 @@ static const struct cmd_case cmd_cases[] = {
 static bool
 reply_format_ok(const char *e)
 {
-	size_t i = 4, n;
+	size_t i = 5, n;
 
 	if (e == NULL || strlen(e) < 11)
 		return false;
@@ -852,9 +852,12 @@ test_cmd_long(void)
 	/* RFC 5321 4.5.3.1.1: a huge local part is refused, not copied. */
 	memcpy(line, "RCPT TO:<", 9);
 	memset(line + 9, 'a', SMTP_LINE_MAX - 9);
-	memcpy(line + SMTP_LINE_MAX - 4, "@b.c>", 5);
+	memcpy(line + SMTP_LINE_MAX - 5, "@b.c>", 5);
+	line[SMTP_LINE_MAX] = ' ';
 	CHECK(smtp_cmd_parse(line, SMTP_LINE_MAX + 1, &cmd, &error) == -1);
+	CHECK(error != NULL && strncmp(error, "500 5.5.2", 9) == 0);
 	CHECK(smtp_cmd_parse(line, SMTP_LINE_MAX, &cmd, &error) == -1);
+	CHECK(error != NULL && strncmp(error, "501 5.1.3", 9) == 0);
 	free(line);
 }
 
@@ -907,7 +910,8 @@ test_cmd_random(void)
 				    cmd.params[i].value[0] != '\0');
 		} else
 			ok = rc == -1 && reply_format_ok(error);
-		CHECK_MSG(ok, "random line %d: rc %d", iter, rc);
+		if (!ok)
+			CHECK_MSG(ok, "random line %d: rc %d", iter, rc);
 	}
 	if (ok)
 		CHECK(ok);
@@ -1097,7 +1101,7 @@ test_data_long(void)
 		  SMTP_DATA_OK },
 		{ "RFC 5321 4.5.3.1.6 unstuffed dot counted, over", "..", max,
 		  SMTP_DATA_LINE_TOO_LONG },
-		{ "RFC 5321 4.5.3.1.6 far over", "", 4 * max,
+		{ "RFC 5321 4.5.3.1.6 far over", "", 3 * max,
 		  SMTP_DATA_LINE_TOO_LONG },
 	};
 
@@ -1118,8 +1122,8 @@ test_data_long(void)
 		    want.error == rows[i].error && want.contract_ok,
 		    "%s: rc %d error %d", rows[i].rfc, want.rc,
 		    (int)want.error);
-		/* The line is kept whole either way. */
-		CHECK_MSG(want.out.len == hl - (hl > 0) + rows[i].fill + 3,
+		/* The line is kept whole either way ("\\n" is two). */
+		CHECK_MSG(want.out.len == hl - (hl > 0) + rows[i].fill + 5,
 		    "%s: output length %zu", rows[i].rfc, want.out.len);
 		/* A few splits around the limit and byte by byte. */
 		data_run(in, n, PLAN_BYTES, 0, &got);
@@ -1236,10 +1240,12 @@ test_data_exhaustive(void)
 			model_ok = want.rc == mrc && want.consumed == mcons &&
 			    want.error == merr && strcmp(want.out.s,
 			    mout.s) == 0;
-			CHECK_MSG(model_ok, "model: input '%s': got '%s' "
-			    "want '%s'", (tb_reset(&got.out),
-			    tb_esc(&got.out, in, n), got.out.s), want.out.s,
-			    mout.s);
+			if (!model_ok) {
+				tb_reset(&got.out);
+				tb_esc(&got.out, in, n);
+				CHECK_MSG(false, "model: input '%s': got '%s' "
+				    "want '%s'", got.out.s, want.out.s, mout.s);
+			}
 
 			memcpy(in + n, "\r\n.\r\n", 5);
 			data_run(in, n2, PLAN_WHOLE, 0, &want);
@@ -1403,19 +1409,14 @@ test_bdat_exhaustive(void)
 			lens[0] = n;
 			bdat_run(ch, lens, 1, &want, &e1, &contract_ok);
 
-			/* The DATA reader on the same text, ended by CRLF
-			 * when it does not end so already, stores the same. */
+			/* The DATA reader on the same text followed by
+			 * CRLF.CRLF stores the same plus one LF. */
 			memcpy(in + n, "\r\n.\r\n", 5);
 			data_run(in, n + 5, PLAN_WHOLE, 0, &dr);
 			tb_reset(&got);
 			tb_str(&got, want.s);
 			tb_str(&got, "\\n");
-			if (n > 0 && in[n - 1] == '\r') {
-				/* "...\r" + "\r\n" vs DATA's "...\r\r\n" */
-				same = strcmp(dr.out.s, got.s) == 0;
-			} else
-				same = strcmp(dr.out.s, got.s) == 0 &&
-				    dr.error == e1;
+			same = strcmp(dr.out.s, got.s) == 0 && dr.error == e1;
 
 			for (size_t i = 0; i < n; i++) {
 				ch[i] = in + i;

@@ -662,7 +662,8 @@ smtp_cmd_parse(const char *line, size_t len, struct smtp_cmd *cmd,
 	start = vlen < len ? vlen + 1 : len;
 	for (end = len; end > start && line[end - 1] == ' '; end--)
 		;
-	memcpy(cmd->storage, line + start, end - start);
+	if (end > start)
+		memcpy(cmd->storage, line + start, end - start);
 	cmd->storage[end - start] = '\0';
 	cmd->arg = cmd->storage;
 
@@ -860,11 +861,14 @@ smtp_data_feed(struct smtp_data *d, const char *data, size_t len,
 
 /* ---- BDAT content ---- */
 
+/* b->held is 0 or SMTP_BDAT_HELD | byte, so a zeroed struct is valid. */
+#define SMTP_BDAT_HELD 0x100
+
 void
 smtp_bdat_init(struct smtp_bdat *b)
 {
 	b->pending_cr = false;
-	b->held = -1;
+	b->held = 0;
 	b->error = SMTP_DATA_OK;
 }
 
@@ -876,9 +880,9 @@ smtp_bdat_feed(struct smtp_bdat *b, const char *data, size_t len,
 
 	if (len == 0)
 		return 0;
-	if (b->held >= 0) {
-		smtp_out_put(&o, (char)b->held);
-		b->held = -1;
+	if ((b->held & SMTP_BDAT_HELD) != 0) {
+		smtp_out_put(&o, (char)(b->held & 0xff));
+		b->held = 0;
 	}
 	for (size_t i = 0; i < len; i++) {
 		char c = data[i];
@@ -900,17 +904,17 @@ smtp_bdat_feed(struct smtp_bdat *b, const char *data, size_t len,
 			smtp_data_error_set(&b->error, SMTP_DATA_BARE_LF);
 		smtp_out_put(&o, c);
 	}
-	b->held = o.held;
+	b->held = o.held >= 0 ? SMTP_BDAT_HELD | o.held : 0;
 	return o.len;
 }
 
 size_t
 smtp_bdat_finish(struct smtp_bdat *b, char *out)
 {
-	if (b->held >= 0) {
+	if ((b->held & SMTP_BDAT_HELD) != 0) {
 		/* Only the last byte of a piece is held, never a CR. */
-		out[0] = (char)b->held;
-		b->held = -1;
+		out[0] = (char)(b->held & 0xff);
+		b->held = 0;
 		return 1;
 	}
 	if (b->pending_cr) {

@@ -161,7 +161,7 @@ int smtp_data_feed(struct smtp_data *d, const char *data, size_t len,
  */
 struct smtp_bdat {
 	bool pending_cr;	/* private: a CR ended the previous chunk */
-	int held;		/* private: a byte owed to the output, or -1 */
+	int held;		/* private: 0, or 0x100 | a byte owed to out */
 	enum smtp_data_error error;
 };
 

@@ -15,6 +15,9 @@
 
 /* A string literal that may hold NUL: pointer and length. */
 #define L(s) (s), (sizeof(s) - 1)
+/* 64 octets: the longest local part and label (RFC 5321 4.5.3.1.1). */
+#define A64 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
 /* ---- Transcripts ---- */
 
@@ -81,7 +84,7 @@ tb_esc(struct tbuf *t, const char *s, size_t n)
 
 enum plan_kind { PLAN_WHOLE, PLAN_BYTES, PLAN_SPLIT };
 
-/* Writes the chunk boundaries of a plan into b (room for n + 2); returns
+/* Writes the chunk boundaries of a plan into b (room for n + 3); returns
  * how many there are (first 0, last n). */
 static size_t
 plan_bounds(enum plan_kind kind, size_t k, size_t n, size_t *b)
@@ -117,7 +120,7 @@ line_run(const char *in, size_t n, enum plan_kind kind, size_t k,
     struct tbuf *t, bool *contract_ok)
 {
 	static struct smtp_line l;
-	size_t *b = xcalloc(n + 2, sizeof(*b));
+	size_t *b = xcalloc(n + 3, sizeof(*b));
 	size_t m = plan_bounds(kind, k, n, b);
 
 	tb_reset(t);
@@ -526,7 +529,8 @@ static const struct cmd_case cmd_cases[] = {
 	  L("RCPT TO:<\"a>b\"@example.com> NOTIFY=NEVER"),
 	  .verb = SMTP_VERB_RCPT, .path = "\"a>b\"@example.com",
 	  .params = "NOTIFY=NEVER" },
-	{ "RFC 5321 4.1.2 atext specials", L("RCPT TO:<a.b+c=d/e!#$%&'*-?^_`{|}~@x.y>"),
+	{ "RFC 5321 4.1.2 atext specials",
+	  L("RCPT TO:<a.b+c=d/e!#$%&'*-?^_`{|}~@x.y>"),
 	  .verb = SMTP_VERB_RCPT, .path = "a.b+c=d/e!#$%&'*-?^_`{|}~@x.y" },
 	{ "RFC 5321 4.1.3 IPv4 address literal",
 	  L("RCPT TO:<a@[192.0.2.1]>"), .verb = SMTP_VERB_RCPT,
@@ -535,14 +539,13 @@ static const struct cmd_case cmd_cases[] = {
 	  L("RCPT TO:<a@[IPv6:2001:db8::1]>"), .verb = SMTP_VERB_RCPT,
 	  .path = "a@[IPv6:2001:db8::1]" },
 	{ "RFC 5321 4.5.3.1.1 64-octet local part",
-	  L("RCPT TO:<aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@b>"),
-	  .verb = SMTP_VERB_RCPT,
-	  .path = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@b" },
+	  L("RCPT TO:<" A64 "@b>"), .verb = SMTP_VERB_RCPT,
+	  .path = A64 "@b" },
 	{ "RFC 5321 4.5.3.1.1 65-octet local part",
-	  L("RCPT TO:<aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@b>"),
+	  L("RCPT TO:<" A64 "a@b>"),
 	  .rc = -1, .verb = SMTP_VERB_RCPT, .error = "501 5.1.3" },
 	{ "RFC 1035 2.3.4 64-octet label",
-	  L("RCPT TO:<a@bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.c>"),
+	  L("RCPT TO:<a@" A64 ".c>"),
 	  .rc = -1, .verb = SMTP_VERB_RCPT, .error = "501 5.1.3" },
 	{ "RFC 5321 4.1.2 a@ refused", L("RCPT TO:<a@>"), .rc = -1,
 	  .verb = SMTP_VERB_RCPT, .error = "501 5.1.3" },
@@ -598,7 +601,8 @@ static const struct cmd_case cmd_cases[] = {
 	  .path = "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90."
 	    "\xe5\xb9\xbf\xe5\x91\x8a",
 	  .utf8 = true, .params = "SMTPUTF8" },
-	{ "RFC 6531 3.3 UTF-8 local part", L("RCPT TO:<jos\xc3\xa9@example.com>"),
+	{ "RFC 6531 3.3 UTF-8 local part",
+	  L("RCPT TO:<jos\xc3\xa9@example.com>"),
 	  .verb = SMTP_VERB_RCPT, .path = "jos\xc3\xa9@example.com",
 	  .utf8 = true },
 	{ "RFC 6531 3.3 UTF-8 in a quoted local part",
@@ -932,7 +936,7 @@ data_run(const char *in, size_t n, enum plan_kind kind, size_t k,
     struct data_result *r)
 {
 	struct smtp_data d;
-	size_t *b = xcalloc(n + 2, sizeof(*b));
+	size_t *b = xcalloc(n + 3, sizeof(*b));
 	size_t m = plan_bounds(kind, k, n, b);
 	char *out = xmalloc(n + 1);
 
@@ -946,8 +950,8 @@ data_run(const char *in, size_t n, enum plan_kind kind, size_t k,
 
 		r->rc = smtp_data_feed(&d, in + b[c], len, out, &out_len,
 		    &used);
-		if (out_len > len || used > len || (r->rc == 0 && used != len) ||
-		    (r->rc != 0 && r->rc != 1))
+		if (out_len > len || used > len ||
+		    (r->rc == 0 && used != len) || (r->rc != 0 && r->rc != 1))
 			r->contract_ok = false;
 		else {
 			tb_esc(&r->out, out, out_len);
@@ -1056,8 +1060,8 @@ data_check_all(const char *in, size_t n, const struct data_result *want,
 		data_run(in, n, PLAN_SPLIT, k, &got);
 		same = data_result_eq(&got, want) && got.contract_ok;
 		if (!same)
-			CHECK_MSG(false, "%s: split at %zu: out '%s' rc %d", rfc,
-			    k, got.out.s, got.rc);
+			CHECK_MSG(false, "%s: split at %zu: out '%s' rc %d",
+			    rfc, k, got.out.s, got.rc);
 	}
 	if (same)
 		CHECK(same);
@@ -1294,6 +1298,28 @@ test_data_slack(void)
 	CHECK(used == 5 && out_len == 2 && memcmp(out, "b\n", 2) == 0);
 }
 
+/* Zeroed readers (a calloc'd session) behave as freshly initialized. */
+static void
+test_zeroed(void)
+{
+	static struct smtp_line l;
+	struct smtp_data d;
+	struct smtp_bdat b;
+	char out[8];
+	size_t out_len, used, n;
+
+	memset(&l, 0, sizeof(l));
+	CHECK(smtp_line_feed(&l, "NOOP\r\n", 6, &used) == SMTP_LINE_OK);
+	CHECK_STREQ(l.buf, "NOOP");
+	memset(&d, 0, sizeof(d));
+	CHECK(smtp_data_feed(&d, ".\r\n", 3, out, &out_len, &used) == 1);
+	CHECK(out_len == 0 && used == 3 && d.error == SMTP_DATA_OK);
+	memset(&b, 0, sizeof(b));
+	n = smtp_bdat_feed(&b, "a\r\n", 3, out);
+	CHECK(n == 2 && memcmp(out, "a\n", 2) == 0);
+	CHECK(smtp_bdat_finish(&b, out) == 0 && b.error == SMTP_DATA_OK);
+}
+
 /* ---- BDAT converter ---- */
 
 struct bdat_case {
@@ -1466,6 +1492,7 @@ main(void)
 	test_data_long();
 	test_data_exhaustive();
 	test_data_slack();
+	test_zeroed();
 	test_bdat_table();
 	test_bdat_exhaustive();
 	return t_done("smtp_parser");

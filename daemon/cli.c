@@ -26,11 +26,13 @@
 static const char domain_usage[] =
 "Usage: facteur domain add NAME\n"
 "       facteur domain list\n"
+"       facteur domain enable|disable NAME\n"
 "       facteur domain remove NAME [--force]\n"
 "\n"
 "Hosted domains. Internationalized names are stored as A-labels\n"
-"(xn--...). 'remove' refuses a domain that still has mailboxes or\n"
-"aliases unless --force is given (their mail stays on disk).\n"
+"(xn--...). Mail for a disabled domain is refused (550). 'remove'\n"
+"refuses a domain that still has mailboxes or aliases unless --force is\n"
+"given (their mail stays on disk).\n"
 "Common options: --config FILE, --data-dir DIR.\n";
 
 static const char mailbox_usage[] =
@@ -38,11 +40,13 @@ static const char mailbox_usage[] =
 "       facteur mailbox list [DOMAIN]\n"
 "       facteur mailbox remove ADDRESS\n"
 "       facteur mailbox passwd ADDRESS --password-stdin\n"
+"       facteur mailbox enable|disable ADDRESS\n"
 "\n"
 "Mailboxes. Without --password-stdin, 'add' generates a strong password\n"
 "and prints it once. --password-stdin reads one line from standard input\n"
 "(at least 8 characters). SIZE takes K, M, G suffixes; 0 is unlimited.\n"
 "'remove' moves the mail to DATA_DIR/deleted/ (nothing is erased).\n"
+"Mail for a disabled mailbox is refused (550) and it cannot log in.\n"
 "Common options: --config FILE, --data-dir DIR.\n";
 
 static const char alias_usage[] =
@@ -116,7 +120,8 @@ cli_fail(const char *what, const char *arg, int status, const char *error)
 {
 	fprintf(stderr, "facteur: %s %s: %s\n", what, arg,
 	    error != NULL ? error : "failed");
-	return status == DB_BUSY ? EXIT_FAIL : EXIT_FAIL;
+	(void)status;	/* every database failure is exit status 1 */
+	return EXIT_FAIL;
 }
 
 static int
@@ -192,7 +197,8 @@ cli_domain_main(int argc, char **argv)
 			    error));
 		return cli_close(&cli, 0);
 	}
-	if ((strcmp(sub, "add") != 0 && strcmp(sub, "remove") != 0) ||
+	if ((strcmp(sub, "add") != 0 && strcmp(sub, "remove") != 0 &&
+	    strcmp(sub, "enable") != 0 && strcmp(sub, "disable") != 0) ||
 	    argc != 3) {
 		fputs(domain_usage, stderr);
 		return cli_close(&cli, EXIT_USAGE);
@@ -201,12 +207,15 @@ cli_domain_main(int argc, char **argv)
 		return cli_close(&cli, EXIT_USAGE);
 	if (strcmp(sub, "add") == 0)
 		ret = db_domain_add(cli.db, name, &error);
-	else
+	else if (strcmp(sub, "remove") == 0)
 		ret = db_domain_remove(cli.db, name, force, &error);
+	else
+		ret = db_domain_set_enabled(cli.db, name,
+		    strcmp(sub, "enable") == 0, &error);
 	if (ret != DB_OK)
 		return cli_close(&cli, cli_fail(sub, name, ret, error));
-	printf("%s %s\n", strcmp(sub, "add") == 0 ? "added" : "removed",
-	    name);
+	printf("%sd %s\n", strcmp(sub, "add") == 0 ? "adde" :
+	    strcmp(sub, "remove") == 0 ? "remove" : sub, name);
 	return cli_close(&cli, 0);
 }
 
@@ -341,7 +350,8 @@ cli_mailbox_main(int argc, char **argv)
 		    cli_fail("mailbox", "list", ret, error));
 	}
 	if (target == NULL || (strcmp(sub, "add") != 0 &&
-	    strcmp(sub, "remove") != 0 && strcmp(sub, "passwd") != 0)) {
+	    strcmp(sub, "remove") != 0 && strcmp(sub, "passwd") != 0 &&
+	    strcmp(sub, "enable") != 0 && strcmp(sub, "disable") != 0)) {
 		fputs(mailbox_usage, stderr);
 		return cli_close(&cli, EXIT_USAGE);
 	}
@@ -353,6 +363,14 @@ cli_mailbox_main(int argc, char **argv)
 			return cli_close(&cli, cli_fail(sub, addr, ret, error));
 		printf("removed %s\n", addr);
 		cli_mailbox_archive(&cli.cfg, addr);
+		return cli_close(&cli, 0);
+	}
+	if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0) {
+		ret = db_mailbox_set_enabled(cli.db, addr,
+		    strcmp(sub, "enable") == 0, &error);
+		if (ret != DB_OK)
+			return cli_close(&cli, cli_fail(sub, addr, ret, error));
+		printf("%sd %s\n", sub, addr);
 		return cli_close(&cli, 0);
 	}
 	if (strcmp(sub, "passwd") == 0 && !from_stdin) {

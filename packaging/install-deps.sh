@@ -17,6 +17,8 @@ libinih-dev
 python3
 python3-pytest
 swaks
+libnet-ssleay-perl
+libio-socket-ssl-perl
 curl
 "
 

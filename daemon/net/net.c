@@ -324,6 +324,23 @@ conn_free(struct conn *c)
 	pthread_mutex_unlock(&net->lock);
 }
 
+/* A TLS connection ends with a close_notify alert (RFC 8446 6.1), sent
+ * once without waiting for the peer's; without it, clients see a
+ * truncation ("unexpected eof"). */
+static void
+conn_tls_shutdown(struct conn *c)
+{
+	SSL *ssl;
+
+	if (!c->tls || c->bev == NULL)
+		return;
+	ssl = bufferevent_openssl_get_ssl(c->bev);
+	if (ssl == NULL || !SSL_is_init_finished(ssl))
+		return;
+	(void)SSL_shutdown(ssl);
+	ERR_clear_error();
+}
+
 static void
 conn_teardown(struct conn *c)
 {
@@ -332,6 +349,7 @@ conn_teardown(struct conn *c)
 	c->torn_down = true;
 	c->closing = true;
 	if (c->bev != NULL) {
+		conn_tls_shutdown(c);
 		bufferevent_free(c->bev);	/* TLS ones close the socket */
 		c->bev = NULL;
 		if (!c->tls)

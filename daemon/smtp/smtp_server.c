@@ -42,6 +42,9 @@
 /* Consecutive bad commands before the session is dropped. */
 #define SMTP_MAX_ERRORS 20
 #define SMTP_IO_CHUNK 65536
+/* Replies queued for a client that does not read them: past this, input
+ * waits until the output drains (TCP then pushes back on the client). */
+#define SMTP_OUTPUT_MAX (128 * 1024)
 
 struct smtp_session;
 
@@ -112,6 +115,15 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 	line[n++] = '\n';
 	conn_write(s->c, line, (size_t)n);
 	log_debug("session=%s reply=\"%.*s\"", conn_id(s->c), n - 2, line);
+}
+
+/* The server is stopping: say goodbye and close. */
+static void
+smtp_goodbye(struct smtp_session *s)
+{
+	smtp_reply(s, "421 4.3.2 %s Service shutting down",
+	    s->cfg->hostname);
+	conn_close(s->c);
 }
 
 /* ---- Transaction state ---- */
@@ -386,6 +398,22 @@ smtp_rcpt_work(void *arg)
 	}
 }
 
+static const char *
+smtp_rcpt_result_name(const struct smtp_rcpt_job *job)
+{
+	static const char *const names[] = {
+		[DB_RCPT_LOCAL] = "local", [DB_RCPT_NOT_HOSTED] = "relay_denied",
+		[DB_RCPT_UNKNOWN] = "unknown", [DB_RCPT_DISABLED] = "disabled",
+		[DB_RCPT_LOOP] = "loop", [DB_RCPT_EXTERNAL] = "external",
+	};
+
+	if (job->status != DB_OK || job->quota_error)
+		return "tempfail";
+	if (job->r.status == DB_RCPT_LOCAL && job->over_quota)
+		return "over_quota";
+	return names[job->r.status];
+}
+
 static void
 smtp_rcpt_done(struct conn *c, void *arg)
 {
@@ -436,9 +464,12 @@ smtp_rcpt_done(struct conn *c, void *arg)
 			break;
 		}
 	}
-	log_info("session=%s event=rcpt to=%s status=%d", conn_id(c), who,
-	    job->status == DB_OK ? (int)job->r.status : -1);
-	conn_resume(c);
+	log_info("session=%s event=rcpt to=%s result=%s", conn_id(c), who,
+	    smtp_rcpt_result_name(job));
+	if (s->stop_requested)
+		smtp_goodbye(s);
+	else
+		conn_resume(c);
 out:
 	free(job);
 }
@@ -603,9 +634,7 @@ smtp_deliver_done(struct conn *c, void *arg)
 	delivery_free(&d);
 	smtp_tx_reset(s);
 	if (s->stop_requested) {
-		smtp_reply(s, "421 4.3.2 %s Service shutting down",
-		    s->cfg->hostname);
-		conn_close(c);
+		smtp_goodbye(s);
 		return;
 	}
 	conn_resume(c);
@@ -890,6 +919,8 @@ smtp_process(struct smtp_session *s)
 
 		if (len == 0)
 			return;
+		if (conn_output_len(s->c) > SMTP_OUTPUT_MAX)
+			return;		/* smtp_on_drained resumes */
 		if (s->in_data) {
 			conn_consume(s->c, smtp_data_input(s, p, len));
 			continue;
@@ -958,7 +989,17 @@ smtp_on_tls_ready(struct conn *c)
 	log_info("session=%s event=starttls version=%s cipher=%s", conn_id(c),
 	    conn_tls_version(c), conn_tls_cipher(c));
 	s->job_pending = false;
+	if (s->stop_requested) {
+		smtp_goodbye(s);
+		return;
+	}
 	smtp_process(s);
+}
+
+static void
+smtp_on_drained(struct conn *c)
+{
+	smtp_process(conn_ctx(c));
 }
 
 static void
@@ -976,13 +1017,12 @@ smtp_on_stop(struct conn *c)
 	struct smtp_session *s = conn_ctx(c);
 
 	if (s->job_pending) {
-		/* Finish the delivery in flight, then say goodbye. */
+		/* Finish the lookup, delivery or TLS handshake under
+		 * way, then say goodbye. */
 		s->stop_requested = true;
 		return;
 	}
-	smtp_reply(s, "421 4.3.2 %s Service shutting down",
-	    s->cfg->hostname);
-	conn_close(c);
+	smtp_goodbye(s);
 }
 
 static void
@@ -1007,5 +1047,6 @@ const struct conn_ops smtp_conn_ops = {
 	.tls_ready = smtp_on_tls_ready,
 	.timeout = smtp_on_timeout,
 	.stop = smtp_on_stop,
+	.drained = smtp_on_drained,
 	.closed = smtp_on_closed,
 };

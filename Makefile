@@ -34,8 +34,9 @@ ALL_LDFLAGS = -pthread $(SANFLAGS) $(LDFLAGS)
 
 # Modules in reading order; parsers depend on lib/ alone.
 LIB_SRC := daemon/lib/util.c daemon/lib/log.c daemon/lib/buf.c \
-	daemon/lib/addr.c daemon/lib/config.c daemon/lib/punycode.c
-AUTH_SRC := daemon/auth/password.c
+	daemon/lib/addr.c daemon/lib/config.c daemon/lib/punycode.c \
+	daemon/lib/base64.c
+AUTH_SRC := daemon/auth/password.c daemon/auth/sasl.c
 DB_SRC := daemon/db/db.c
 STORE_SRC := daemon/store/maildir.c
 NET_SRC := daemon/net/net.c daemon/net/tls.c daemon/net/worker.c
@@ -49,10 +50,11 @@ SRC := $(LIB_SRC) $(AUTH_SRC) $(DB_SRC) $(STORE_SRC) $(NET_SRC) \
 OBJ := $(SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/migrations.o
 
 # Unit tests: each links its module and lib/ only.
-UNIT_TESTS := smtp_parser addr password config
+UNIT_TESTS := smtp_parser addr password config sasl
 UNIT_smtp_parser := daemon/smtp/smtp_parser.c daemon/lib/util.c
 UNIT_addr := daemon/lib/addr.c daemon/lib/punycode.c daemon/lib/util.c
 UNIT_password := daemon/auth/password.c daemon/lib/util.c
+UNIT_sasl := daemon/auth/sasl.c daemon/lib/base64.c daemon/lib/util.c
 UNIT_config := daemon/lib/config.c daemon/lib/addr.c daemon/lib/punycode.c \
 	daemon/lib/util.c
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/test_%)

@@ -31,9 +31,21 @@ static int t_passed, t_failed;
 	} \
 } while (0)
 
-#define CHECK_STREQ(a, b) CHECK_MSG((a) != NULL && (b) != NULL && \
-	strcmp((a), (b)) == 0, "'%s' != '%s'", (a) ? (a) : "(null)", \
-	(b) ? (b) : "(null)")
+/* A function, so arrays and pointers can be compared alike. */
+static inline int
+t_streq(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+static inline const char *
+t_str(const char *s)
+{
+	return s != NULL ? s : "(null)";
+}
+
+#define CHECK_STREQ(a, b) CHECK_MSG(t_streq((a), (b)), "'%s' != '%s'", \
+	t_str(a), t_str(b))
 
 static inline int
 t_done(const char *suite)

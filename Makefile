@@ -36,24 +36,32 @@ ALL_LDFLAGS = -pthread $(SANFLAGS) $(LDFLAGS)
 LIB_SRC := daemon/lib/util.c daemon/lib/log.c daemon/lib/buf.c \
 	daemon/lib/addr.c daemon/lib/config.c daemon/lib/punycode.c \
 	daemon/lib/base64.c
-AUTH_SRC := daemon/auth/password.c daemon/auth/sasl.c
-DB_SRC := daemon/db/db.c
-STORE_SRC := daemon/store/maildir.c
+AUTH_SRC := daemon/auth/password.c daemon/auth/sasl.c daemon/auth/auth.c \
+	daemon/auth/auth_conn.c
+DB_SRC := daemon/db/db.c daemon/db/mailindex.c
+STORE_SRC := daemon/store/maildir.c daemon/store/mailbox.c
 NET_SRC := daemon/net/net.c daemon/net/tls.c daemon/net/worker.c
 SMTP_SRC := daemon/smtp/smtp_parser.c daemon/smtp/smtp_server.c \
 	daemon/smtp/delivery.c
+POP3_SRC := daemon/pop3/pop3_parser.c daemon/pop3/pop3_server.c
 MAIN_SRC := daemon/main.c daemon/cli.c daemon/serve.c
 GEN_SRC := $(B)/gen/migrations.c
 
 SRC := $(LIB_SRC) $(AUTH_SRC) $(DB_SRC) $(STORE_SRC) $(NET_SRC) \
-	$(SMTP_SRC) $(MAIN_SRC)
+	$(SMTP_SRC) $(POP3_SRC) $(MAIN_SRC)
 OBJ := $(SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/migrations.o
 
 # Unit tests: each links its module and lib/ only.
-UNIT_TESTS := smtp_parser addr password config sasl
+UNIT_TESTS := smtp_parser addr password config sasl pop3_parser mailbox auth
 UNIT_smtp_parser := daemon/smtp/smtp_parser.c daemon/lib/util.c
 UNIT_addr := daemon/lib/addr.c daemon/lib/punycode.c daemon/lib/util.c
 UNIT_password := daemon/auth/password.c daemon/lib/util.c
+UNIT_pop3_parser := daemon/pop3/pop3_parser.c daemon/lib/util.c
+UNIT_mailbox := daemon/store/mailbox.c daemon/store/maildir.c \
+	daemon/db/mailindex.c daemon/lib/util.c daemon/lib/log.c daemon/lib/buf.c
+UNIT_auth := daemon/auth/auth.c daemon/auth/password.c daemon/db/db.c \
+	daemon/lib/addr.c daemon/lib/punycode.c daemon/lib/log.c \
+	daemon/lib/util.c $(B)/gen/migrations.c
 UNIT_sasl := daemon/auth/sasl.c daemon/lib/base64.c daemon/lib/util.c
 UNIT_config := daemon/lib/config.c daemon/lib/addr.c daemon/lib/punycode.c \
 	daemon/lib/util.c
@@ -62,9 +70,10 @@ UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/test_%)
 # Fuzz targets (tests/fuzz/fuzz_*.c, libFuzzer's entry point). `make test`
 # replays their seed corpora with gcc; `make fuzz` builds them with clang's
 # libFuzzer for real fuzzing (FUZZ_TIME seconds each).
-FUZZ_TARGETS := smtp_parser addr
+FUZZ_TARGETS := smtp_parser addr pop3_parser
 FUZZ_smtp_parser := $(UNIT_smtp_parser)
 FUZZ_addr := $(UNIT_addr)
+FUZZ_pop3_parser := $(UNIT_pop3_parser)
 REPLAY_BINS := $(FUZZ_TARGETS:%=$(B)/tests/replay_%)
 FUZZ_TIME ?= 60
 

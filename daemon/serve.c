@@ -14,11 +14,13 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "auth/auth.h"
 #include "auth/password.h"
 #include "db/db.h"
 #include "lib/log.h"
 #include "net/net.h"
 #include "net/tls.h"
+#include "pop3/pop3.h"
 #include "smtp/smtp.h"
 
 static const char serve_usage[] =
@@ -26,7 +28,8 @@ static const char serve_usage[] =
 "                     [--check-config]\n"
 "\n"
 "Runs the mail server in the foreground: SMTP (MX, port 25 with STARTTLS)\n"
-"now; submission, POP3, IMAP and the web admin as they are implemented.\n"
+"and POP3 (110 with STLS, 995 with implicit TLS) now; submission, IMAP and\n"
+"the web admin as they are implemented.\n"
 "Without a configuration file it runs on built-in defaults: data in\n"
 "/var/lib/facteur (SQLite database, Maildir store, a self-signed\n"
 "certificate made on first start).\n"
@@ -92,10 +95,23 @@ serve_tls_prepare(struct config *cfg)
 static void
 serve_banner(const struct config *cfg)
 {
+	static const struct {
+		enum config_service svc;
+		const char *what;
+	} shown[] = {
+		{ SVC_SMTP, "SMTP (MX, STARTTLS)" },
+		{ SVC_POP3, "POP3 (STLS)" },
+		{ SVC_POP3S, "POP3 (implicit TLS)" },
+	};
+
 	printf("Facteur is running.\n");
-	printf("  SMTP (MX, STARTTLS)  %s port %u\n",
-	    cfg->listeners[SVC_SMTP].address,
-	    config_listen_port(cfg, SVC_SMTP));
+	for (size_t i = 0; i < ARRAY_SIZE(shown); i++) {
+		if (!cfg->listeners[shown[i].svc].enabled)
+			continue;
+		printf("  %-20s %s port %u\n", shown[i].what,
+		    cfg->listeners[shown[i].svc].address,
+		    config_listen_port(cfg, shown[i].svc));
+	}
 	printf("  Data directory       %s\n", cfg->data_dir);
 	printf("  Host name            %s\n", cfg->hostname);
 	printf("Add a domain and a mailbox (in another terminal):\n");
@@ -110,16 +126,45 @@ serve_banner(const struct config *cfg)
 	fflush(stdout);
 }
 
+/* Opens the listener of one service when it is enabled. */
+static int
+serve_listen(struct net *net, const struct config *cfg,
+    enum config_service svc, const struct conn_ops *ops, void *arg,
+    const char *busy_reply)
+{
+	const struct config_listener *l = &cfg->listeners[svc];
+	struct net_listener_conf lc = {
+		.name = l->name,
+		.address = l->address,
+		.port = config_listen_port(cfg, svc),
+		.implicit_tls = l->implicit_tls,
+		.ops = ops,
+		.arg = arg,
+		.busy_reply = busy_reply,
+	};
+	char *error;
+
+	if (!l->enabled)
+		return 0;
+	if (net_listen(net, &lc, &error) < 0) {
+		fprintf(stderr, "facteur: %s\n", error);
+		free(error);
+		return -1;
+	}
+	return 0;
+}
+
 int
 serve_main(int argc, char **argv)
 {
 	static struct config cfg;
 	static struct smtp_server smtp;
+	static struct pop3_server pop3;
 	struct net_conf nc;
 	struct net *net;
 	struct db *db;
 	const char *error;
-	char dbpath[4096], *lerror;
+	char dbpath[4096];
 	bool check = false;
 
 	for (int i = 1; i < argc; i++) {
@@ -147,6 +192,7 @@ serve_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (password_init() < 0)
 		fatal("cannot initialize libsodium");
+	auth_init();
 	if (app_data_dir_prepare(&cfg, false) < 0 ||
 	    serve_tls_prepare(&cfg) < 0)
 		return EXIT_FAIL;
@@ -165,24 +211,15 @@ serve_main(int argc, char **argv)
 	}
 	smtp.cfg = &cfg;
 	smtp.service = "smtp";
-	if (cfg.listeners[SVC_SMTP].enabled) {
-		struct net_listener_conf lc = {
-			.name = "smtp",
-			.address = cfg.listeners[SVC_SMTP].address,
-			.port = config_listen_port(&cfg, SVC_SMTP),
-			.implicit_tls = false,
-			.ops = &smtp_conn_ops,
-			.arg = &smtp,
-			.busy_reply = "421 4.7.0 Too many connections, try "
-			    "again later\r\n",
-		};
-
-		if (net_listen(net, &lc, &lerror) < 0) {
-			fprintf(stderr, "facteur: %s\n", lerror);
-			free(lerror);
-			return EXIT_FAIL;
-		}
-	}
+	pop3.cfg = &cfg;
+	/* Only services whose protocol is implemented are listed here. */
+	if (serve_listen(net, &cfg, SVC_SMTP, &smtp_conn_ops, &smtp,
+	    "421 4.7.0 Too many connections, try again later\r\n") < 0 ||
+	    serve_listen(net, &cfg, SVC_POP3, &pop3_conn_ops, &pop3,
+	    "-ERR [SYS/TEMP] Too many connections, try again later\r\n") < 0 ||
+	    serve_listen(net, &cfg, SVC_POP3S, &pop3_conn_ops, &pop3,
+	    NULL) < 0)
+		return EXIT_FAIL;
 	/* Bound the ports; from here on, no root. */
 	if (app_drop_privileges(&cfg) < 0)
 		return EXIT_FAIL;

@@ -23,7 +23,8 @@ enum db_stmt_id {
 	ST_DOMAIN_DEL_ALIASES,
 	ST_MAILBOX_ADD, ST_MAILBOX_GET, ST_MAILBOX_DEL, ST_MAILBOX_SET_PW,
 	ST_MAILBOX_SET_QUOTA, ST_MAILBOX_SET_ENABLED, ST_MAILBOX_LIST,
-	ST_MAILBOX_LIST_ALL,
+	ST_MAILBOX_LIST_ALL, ST_MAILBOX_AUTH, ST_MAILBOX_LOGIN,
+	ST_MAILBOX_LOGIN_REHASH,
 	ST_ALIAS_ADD, ST_ALIAS_DEST_ADD, ST_ALIAS_GET, ST_ALIAS_DEL,
 	ST_ALIAS_LIST, ST_ALIAS_LIST_ALL, ST_ALIAS_DESTS,
 	ST_COUNT
@@ -70,6 +71,13 @@ static const char *const db_sql[ST_COUNT] = {
 	    "m.enabled, d.enabled, m.created, coalesce(m.last_login, 0) "
 	    "FROM mailboxes m JOIN domains d ON d.id = m.domain_id "
 	    "ORDER BY d.name, m.address",
+	[ST_MAILBOX_AUTH] = "SELECT m.password_hash, m.enabled AND d.enabled "
+	    "FROM mailboxes m JOIN domains d ON d.id = m.domain_id "
+	    "WHERE m.address = ?",
+	[ST_MAILBOX_LOGIN] = "UPDATE mailboxes SET last_login = ? "
+	    "WHERE address = ?",
+	[ST_MAILBOX_LOGIN_REHASH] = "UPDATE mailboxes SET last_login = ?, "
+	    "password_hash = ? WHERE address = ?",
 	[ST_ALIAS_ADD] = "INSERT INTO aliases (domain_id, source, created) "
 	    "VALUES (?, ?, ?)",
 	[ST_ALIAS_DEST_ADD] = "INSERT OR IGNORE INTO alias_destinations "
@@ -604,6 +612,46 @@ db_mailbox_set_enabled(struct db *db, const char *address, bool enabled,
 	db_bind_text(st, 2, address);
 	return db_mailbox_change(db, st, address,
 	    enabled ? "mailbox.enable" : "mailbox.disable", error_r);
+}
+
+int
+db_mailbox_auth_get(struct db *db, const char *address, char *hash_r,
+    size_t hashsize, bool *enabled_r, const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_MAILBOX_AUTH);
+	int rc;
+
+	db_bind_text(st, 1, address);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		db_col_text(st, 0, hash_r, hashsize);
+		*enabled_r = sqlite3_column_int(st, 1) != 0;
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return DB_OK;
+	if (rc == SQLITE_DONE)
+		return DB_NOT_FOUND;
+	return db_fail(db, rc, error_r);
+}
+
+int
+db_mailbox_login(struct db *db, const char *address, const char *new_hash,
+    const char **error_r)
+{
+	sqlite3_stmt *st;
+	int i = 1;
+
+	if (new_hash != NULL) {
+		st = db_stmt(db, ST_MAILBOX_LOGIN_REHASH);
+		sqlite3_bind_int64(st, i++, (sqlite3_int64)time(NULL));
+		db_bind_text(st, i++, new_hash);
+	} else {
+		st = db_stmt(db, ST_MAILBOX_LOGIN);
+		sqlite3_bind_int64(st, i++, (sqlite3_int64)time(NULL));
+	}
+	db_bind_text(st, i, address);
+	return db_step_done(db, st, error_r);
 }
 
 int

@@ -97,6 +97,13 @@ int db_mailbox_set_quota(struct db *db, const char *address,
     uint64_t quota, const char **error_r);
 int db_mailbox_set_enabled(struct db *db, const char *address, bool enabled,
     const char **error_r);
+/* For authentication: the stored hash (into hash_r, size hashsize) and
+ * whether the mailbox and its domain are enabled. DB_OK or DB_NOT_FOUND. */
+int db_mailbox_auth_get(struct db *db, const char *address, char *hash_r,
+    size_t hashsize, bool *enabled_r, const char **error_r);
+/* Records a successful login; new_hash (or NULL) replaces a legacy hash. */
+int db_mailbox_login(struct db *db, const char *address,
+    const char *new_hash, const char **error_r);
 /* domain NULL: all domains. */
 int db_mailbox_list(struct db *db, const char *domain,
     int (*cb)(const struct db_mailbox *m, void *ctx), void *ctx,

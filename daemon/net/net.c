@@ -743,6 +743,22 @@ conn_job(struct conn *c, void (*work)(void *arg),
 	worker_submit(c->net->workers, net_job_work, job);
 }
 
+void
+conn_timer(struct conn *c, unsigned ms,
+    void (*cb)(struct conn *c, void *arg), void *arg)
+{
+	struct net_job *job = xcalloc(1, sizeof(*job));
+	struct timeval tv = { .tv_sec = ms / 1000,
+	    .tv_usec = (ms % 1000) * 1000 };
+
+	job->c = c;
+	job->done = cb;
+	job->arg = arg;
+	c->jobs++;
+	event_base_once(c->loop->base, -1, EV_TIMEOUT, net_job_donecb, job,
+	    &tv);
+}
+
 /* ---- Server ---- */
 
 static void *

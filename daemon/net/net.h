@@ -145,4 +145,10 @@ const char *conn_tls_cipher(const struct conn *c);
 void conn_job(struct conn *c, void (*work)(void *arg),
     void (*done)(struct conn *c, void *arg), void *arg);
 
+/* Runs cb(c, arg) on this connection's loop thread after ms
+ * milliseconds (e.g. the delayed answer to a failed login). Keeps the
+ * connection alive like a job; check conn_is_closing in cb. */
+void conn_timer(struct conn *c, unsigned ms,
+    void (*cb)(struct conn *c, void *arg), void *arg);
+
 #endif

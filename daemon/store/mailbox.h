@@ -31,10 +31,13 @@ struct store_mailbox;
 struct store_msg {
 	uint32_t uid;
 	uint64_t size;		/* octets in the file (LF line ends) */
-	uint64_t vsize;		/* octets with CRLF line ends (POP3, IMAP) */
+	uint64_t vsize;		/* octets with CRLF line ends (POP3, IMAP):
+				 * size plus one per LF not after a CR */
 	time_t internal_date;	/* delivery time (file mtime at first sync) */
 	char *base;		/* Maildir base name, unique */
-	char *path;		/* current full path of the file */
+	char *path;		/* full path of the file at the sync; another
+				 * session may rename it (flags, new/ ->
+				 * cur/): open with store_msg_open */
 };
 
 /* Opens the store of a mailbox (its Maildir root directory), creating the
@@ -53,8 +56,18 @@ int store_inbox_list(struct store_mailbox *mb, struct store_msg **msgs_r,
 void store_msgs_free(struct store_msg *msgs, unsigned count);
 
 /* Removes messages (files and index entries) by UID from the INBOX.
- * A message already gone is not an error. 0 or -1 with *error_r. */
-int store_inbox_expunge(struct store_mailbox *mb, const uint32_t *uids,
-    unsigned count, const char **error_r);
+ * A message already gone is not an error. uidvalidity is the one the UIDs
+ * were listed under: when the index has been rebuilt since (another
+ * UIDVALIDITY), nothing is removed, as the UIDs would name other
+ * messages. 0 or -1 with *error_r. */
+int store_inbox_expunge(struct store_mailbox *mb, uint32_t uidvalidity,
+    const uint32_t *uids, unsigned count, const char **error_r);
+
+/* Opens a listed message for reading (O_RDONLY, close-on-exec). When the
+ * file was renamed since the list, finds it again in new/ or cur/ by its
+ * base name and updates msg->path. Returns the descriptor, or -1 with
+ * *error_r and errno (ENOENT: the message is gone). */
+int store_msg_open(struct store_mailbox *mb, struct store_msg *msg,
+    const char **error_r);
 
 #endif

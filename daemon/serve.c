@@ -27,9 +27,10 @@ static const char serve_usage[] =
 "Usage: facteur serve [--config FILE] [--data-dir DIR] [--port-offset N]\n"
 "                     [--check-config]\n"
 "\n"
-"Runs the mail server in the foreground: SMTP (MX, port 25 with STARTTLS)\n"
-"and POP3 (110 with STLS, 995 with implicit TLS) now; submission, IMAP and\n"
-"the web admin as they are implemented.\n"
+"Runs the mail server in the foreground: SMTP (MX, port 25 with STARTTLS),\n"
+"submission (587 with STARTTLS, 465 with implicit TLS; local delivery for\n"
+"now) and POP3 (110 with STLS, 995 with implicit TLS); IMAP and the web\n"
+"admin as they are implemented.\n"
 "Without a configuration file it runs on built-in defaults: data in\n"
 "/var/lib/facteur (SQLite database, Maildir store, a self-signed\n"
 "certificate made on first start).\n"
@@ -100,6 +101,8 @@ serve_banner(const struct config *cfg)
 		const char *what;
 	} shown[] = {
 		{ SVC_SMTP, "SMTP (MX, STARTTLS)" },
+		{ SVC_SUBMISSION, "Submission (STARTTLS)" },
+		{ SVC_SUBMISSIONS, "Submission (TLS)" },
 		{ SVC_POP3, "POP3 (STLS)" },
 		{ SVC_POP3S, "POP3 (implicit TLS)" },
 	};
@@ -158,7 +161,7 @@ int
 serve_main(int argc, char **argv)
 {
 	static struct config cfg;
-	static struct smtp_server smtp;
+	static struct smtp_server smtp, submission;
 	static struct pop3_server pop3;
 	struct net_conf nc;
 	struct net *net;
@@ -211,10 +214,18 @@ serve_main(int argc, char **argv)
 	}
 	smtp.cfg = &cfg;
 	smtp.service = "smtp";
+	submission.cfg = &cfg;
+	submission.service = "submission";
+	submission.submission = true;
 	pop3.cfg = &cfg;
 	/* Only services whose protocol is implemented are listed here. */
 	if (serve_listen(net, &cfg, SVC_SMTP, &smtp_conn_ops, &smtp,
 	    "421 4.7.0 Too many connections, try again later\r\n") < 0 ||
+	    serve_listen(net, &cfg, SVC_SUBMISSION, &smtp_conn_ops,
+	    &submission, "421 4.7.0 Too many connections, try again "
+	    "later\r\n") < 0 ||
+	    serve_listen(net, &cfg, SVC_SUBMISSIONS, &smtp_conn_ops,
+	    &submission, NULL) < 0 ||
 	    serve_listen(net, &cfg, SVC_POP3, &pop3_conn_ops, &pop3,
 	    "-ERR [SYS/TEMP] Too many connections, try again later\r\n") < 0 ||
 	    serve_listen(net, &cfg, SVC_POP3S, &pop3_conn_ops, &pop3,

@@ -800,6 +800,44 @@ db_alias_list(struct db *db, const char *domain,
 	return ret;
 }
 
+/* Does the alias named source list mailbox as a destination? */
+static int
+db_alias_lists(struct db *db, const char *source, const char *mailbox,
+    bool *found_r, const char **error_r)
+{
+	struct db_alias *a;
+	int64_t id = db_alias_id(db, source, error_r);
+	int ret;
+
+	*found_r = false;
+	if (id <= 0)
+		return id < 0 ? DB_ERROR : DB_OK;
+	a = xmalloc(sizeof(*a));
+	ret = db_alias_dests(db, id, a, error_r);
+	for (unsigned i = 0; ret == DB_OK && i < a->ndest; i++)
+		*found_r = *found_r || strcmp(a->dest[i], mailbox) == 0;
+	free(a);
+	return ret;
+}
+
+int
+db_sender_owned(struct db *db, const char *mailbox, const char *sender,
+    bool *owned_r, const char **error_r)
+{
+	char base[ADDR_MAX + 1];
+	bool tagged = addr_strip_tag(sender, base, sizeof(base));
+	int ret;
+
+	*owned_r = strcmp(sender, mailbox) == 0 ||
+	    (tagged && strcmp(base, mailbox) == 0);
+	if (*owned_r)
+		return DB_OK;
+	ret = db_alias_lists(db, sender, mailbox, owned_r, error_r);
+	if (ret == DB_OK && !*owned_r && tagged)
+		ret = db_alias_lists(db, base, mailbox, owned_r, error_r);
+	return ret;
+}
+
 /* ---- Recipient resolution ---- */
 
 struct db_resolve {

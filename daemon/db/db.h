@@ -124,6 +124,15 @@ int db_alias_list(struct db *db, const char *domain,
     int (*cb)(const struct db_alias *a, void *ctx), void *ctx,
     const char **error_r);
 
+/*
+ * Submission (RFC 6409 6.1): may the authenticated mailbox use sender as
+ * its MAIL FROM? It may when sender is the mailbox itself, one of its
+ * +tag addresses, or an alias (or +tag of one) that lists the mailbox
+ * among its destinations. Catch-alls do not count. Sets *owned_r.
+ */
+int db_sender_owned(struct db *db, const char *mailbox, const char *sender,
+    bool *owned_r, const char **error_r);
+
 /* ---- Recipient resolution (RCPT TO) ---- */
 
 enum db_rcpt_status {

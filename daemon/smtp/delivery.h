@@ -39,4 +39,7 @@ void delivery_free(struct delivery **d);
  * (O_TMPFILE: nothing to clean up after a crash). fd or -1. */
 int delivery_spool_open(const char *data_dir);
 
+/* Fills buf with random bytes (for Message-ID and queue ids). */
+void delivery_random(void *buf, size_t len);
+
 #endif

@@ -12,7 +12,8 @@
 /* Shared by every session of one listener (conn_listener_arg). */
 struct smtp_server {
 	const struct config *cfg;
-	const char *service;	/* "smtp" */
+	const char *service;	/* "smtp", "submission", "submissions" */
+	bool submission;	/* RFC 6409: AUTH required, sender checked */
 };
 
 extern const struct conn_ops smtp_conn_ops;

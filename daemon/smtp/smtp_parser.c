@@ -925,3 +925,53 @@ smtp_bdat_finish(struct smtp_bdat *b, char *out)
 	}
 	return 0;
 }
+
+void
+smtp_hdrscan_init(struct smtp_hdrscan *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->bol = true;
+}
+
+static void
+smtp_hdrscan_name_end(struct smtp_hdrscan *h)
+{
+	h->in_name = false;
+	if (h->nlen == 4 && memcmp(h->name, "date", 4) == 0)
+		h->has_date = true;
+	else if (h->nlen == 10 && memcmp(h->name, "message-id", 10) == 0)
+		h->has_message_id = true;
+}
+
+void
+smtp_hdrscan_feed(struct smtp_hdrscan *h, const char *data, size_t len)
+{
+	for (size_t i = 0; i < len && !h->in_body; i++) {
+		char c = data[i];
+
+		if (c == '\n') {
+			/* RFC 5322 2.1: an empty line ends the header */
+			if (h->bol)
+				h->in_body = true;
+			h->bol = true;
+			h->in_name = false;
+			continue;
+		}
+		if (h->bol) {
+			h->bol = false;
+			h->nlen = 0;
+			/* a continuation line starts with WSP */
+			h->in_name = c != ' ' && c != '\t';
+		}
+		if (!h->in_name)
+			continue;
+		if (c == ':') {
+			smtp_hdrscan_name_end(h);
+			continue;
+		}
+		if (h->nlen < sizeof(h->name))
+			h->name[h->nlen] = (char)(c >= 'A' && c <= 'Z' ?
+			    c - 'A' + 'a' : c);
+		h->nlen++;
+	}
+}

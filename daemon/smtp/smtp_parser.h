@@ -176,4 +176,24 @@ size_t smtp_bdat_feed(struct smtp_bdat *b, const char *data, size_t len,
  * a trailing bare CR or the byte held back above, is written into out[0]. */
 size_t smtp_bdat_finish(struct smtp_bdat *b, char *out);
 
+/* ---- Header scan (RFC 6409 8.2, 8.3) ---- */
+
+/*
+ * Watches the stored message text (LF line ends) as it streams and
+ * records which of the header fields a submission server may have to add
+ * are present. Stops looking at the first empty line (end of header).
+ */
+struct smtp_hdrscan {
+	bool in_body;
+	bool bol;		/* at the start of a line */
+	bool in_name;		/* reading a field name */
+	size_t nlen;
+	char name[16];		/* field name so far, lower case, capped */
+	bool has_date;
+	bool has_message_id;
+};
+
+void smtp_hdrscan_init(struct smtp_hdrscan *h);
+void smtp_hdrscan_feed(struct smtp_hdrscan *h, const char *data, size_t len);
+
 #endif

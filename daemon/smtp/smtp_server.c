@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/auth_conn.h"
+#include "auth/sasl.h"
 #include "db/db.h"
 #include "lib/addr.h"
 #include "lib/buf.h"
@@ -66,6 +68,8 @@ struct smtp_session {
 	char helo[256];
 	bool esmtp;
 	bool job_pending;
+	char auth_user[ADDR_MAX + 1];	/* authenticated mailbox, or "" */
+	struct sasl *sasl;	/* AUTH exchange under way */
 	bool quitting;
 	bool stop_requested;
 	unsigned errors;
@@ -75,6 +79,7 @@ struct smtp_session {
 	char *mail_from;	/* NULL: no transaction; "" null path */
 	bool smtputf8;
 	uint64_t declared_size;
+	struct smtp_hdrscan hdrscan;	/* submission: Date, Message-ID */
 	unsigned nrcpt;		/* accepted RCPT commands */
 	char first_rcpt[ADDR_MAX + 1];
 	struct db_rcpt_target *targets;	/* distinct mailboxes */
@@ -169,6 +174,16 @@ smtp_targets_add(struct smtp_session *s, const struct db_rcpt_target *t)
 
 /* ---- Simple commands ---- */
 
+/* RFC 4954 4: credentials only over TLS, unless the client is in
+ * plaintext_auth_networks. */
+static bool
+smtp_auth_allowed(const struct smtp_session *s)
+{
+	return conn_is_tls(s->c) ||
+	    config_net_match(s->cfg->plaintext_auth_networks,
+	    s->cfg->plaintext_auth_networks_count, conn_peer_sockaddr(s->c));
+}
+
 static bool
 smtp_helo_valid(const char *arg)
 {
@@ -211,6 +226,8 @@ smtp_cmd_helo(struct smtp_session *s, struct smtp_cmd *cmd)
 	    (unsigned long long)cfg->max_message_size);
 	if (!conn_is_tls(s->c))
 		smtp_reply(s, "250-STARTTLS");
+	if (s->srv->submission && smtp_auth_allowed(s))
+		smtp_reply(s, "250-AUTH PLAIN LOGIN");
 	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtp_reply(s, "250-8BITMIME");
 	smtp_reply(s, "250-SMTPUTF8");
@@ -260,11 +277,125 @@ smtp_cmd_help(struct smtp_session *s, struct smtp_cmd *cmd)
 	smtp_reply(s, "214 2.0.0 See RFC 5321");
 }
 
+static void smtp_auth_done(struct conn *c, struct auth_request *req);
+
+/* Continues or finishes an AUTH exchange after a step. */
+static void
+smtp_sasl_result(struct smtp_session *s, int r, const char *challenge,
+    const char *error)
+{
+	struct auth_request *req = NULL;
+
+	switch (r) {
+	case SASL_CONTINUE:
+		smtp_reply(s, "334 %s", challenge);
+		return;
+	case SASL_DONE:
+		req = xmalloc(sizeof(*req));
+		auth_request_from_sasl(req, s->sasl, conn_peer(s->c));
+		break;
+	case SASL_CANCEL:
+		smtp_reply(s, "501 5.0.0 Authentication cancelled");
+		break;
+	default:
+		smtp_reply(s, "501 5.5.2 %s", error);
+		break;
+	}
+	sasl_clear(s->sasl);
+	xfree(s->sasl);
+	if (req == NULL)
+		return;
+	s->job_pending = true;
+	conn_pause(s->c);
+	auth_conn_start(s->c, req, smtp_auth_done);
+}
+
+static void
+smtp_auth_done(struct conn *c, struct auth_request *req)
+{
+	struct smtp_session *s = conn_ctx(c);
+	char clean[LOG_CLEAN_SIZE];
+
+	if (conn_is_closing(c))
+		goto out;
+	s->job_pending = false;
+	switch (req->status) {
+	case AUTH_OK:
+		str_lcpy(s->auth_user, req->address, sizeof(s->auth_user));
+		log_info("session=%s event=auth result=ok user=%s",
+		    conn_id(c), s->auth_user);
+		smtp_reply(s, "235 2.7.0 Authentication successful");
+		break;
+	case AUTH_FAILED:
+		log_info("session=%s event=auth result=failed user=%s",
+		    conn_id(c), log_clean(req->user, strlen(req->user),
+		    clean));
+		smtp_reply(s, "535 5.7.8 Authentication credentials "
+		    "invalid");
+		break;
+	case AUTH_BLOCKED:
+		smtp_reply(s, "454 4.7.0 Too many failed logins, try again "
+		    "later");
+		break;
+	case AUTH_TEMPFAIL:
+		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+		break;
+	}
+	if (s->stop_requested)
+		smtp_goodbye(s);
+	else
+		conn_resume(c);
+out:
+	free(req);
+}
+
 static void
 smtp_cmd_auth(struct smtp_session *s, struct smtp_cmd *cmd)
 {
-	/* Port 25 is for MX traffic; submission has its own ports. */
-	smtp_reply(s, "503 5.5.1 AUTH not available on this port");
+	const char *challenge = NULL, *error = NULL, *initial = NULL;
+	char mech_name[32];
+	enum sasl_mech mech;
+	size_t n;
+	int r;
+
+	if (!s->srv->submission) {
+		/* Port 25 is for MX traffic; submission has its own. */
+		smtp_reply(s, "503 5.5.1 AUTH not available on this port");
+		return;
+	}
+	if (s->auth_user[0] != '\0') {
+		smtp_reply(s, "503 5.5.1 Already authenticated");
+		return;
+	}
+	if (!s->esmtp) {
+		smtp_reply(s, "503 5.5.1 Send EHLO first");
+		return;
+	}
+	if (!smtp_auth_allowed(s)) {
+		/* RFC 4954 6 */
+		smtp_reply(s, "538 5.7.11 Encryption required: use STARTTLS "
+		    "first");
+		return;
+	}
+	n = strcspn(cmd->arg, " ");
+	if (n >= sizeof(mech_name)) {
+		smtp_reply(s, "504 5.5.4 Unrecognized authentication type");
+		return;
+	}
+	memcpy(mech_name, cmd->arg, n);
+	mech_name[n] = '\0';
+	if (sasl_mech_parse(mech_name, &mech) < 0) {
+		smtp_reply(s, "504 5.5.4 Unrecognized authentication type");
+		return;
+	}
+	if (cmd->arg[n] == ' ')
+		initial = cmd->arg + n + 1;
+	s->sasl = xcalloc(1, sizeof(*s->sasl));
+	r = sasl_start(s->sasl, mech, initial, &challenge, &error);
+	/* The command line held credentials. */
+	mem_wipe(cmd->storage, sizeof(cmd->storage));
+	mem_wipe(s->line.buf, sizeof(s->line.buf));
+	smtp_sasl_result(s, r, challenge, error);
 }
 
 static void
@@ -285,6 +416,7 @@ smtp_cmd_starttls(struct smtp_session *s, struct smtp_cmd *cmd)
 	smtp_tx_reset(s);
 	s->helo[0] = '\0';
 	s->esmtp = false;
+	s->auth_user[0] = '\0';
 	s->state = ST_GREET;
 	smtp_line_init(&s->line);
 	/* No input until the handshake is done. */
@@ -292,6 +424,76 @@ smtp_cmd_starttls(struct smtp_session *s, struct smtp_cmd *cmd)
 }
 
 /* ---- MAIL ---- */
+
+/* Submission: the sender must be an address the user owns. */
+struct smtp_sender_job {
+	char mailbox[ADDR_MAX + 1];
+	char sender[ADDR_MAX + 1];
+	bool owned;
+	int status;
+};
+
+static void
+smtp_sender_work(void *arg)
+{
+	struct smtp_sender_job *job = arg;
+	const char *error;
+	struct db *db = db_thread_get(&error);
+
+	job->status = db == NULL ? DB_ERROR : db_sender_owned(db, job->mailbox,
+	    job->sender, &job->owned, &error);
+}
+
+static void
+smtp_sender_done(struct conn *c, void *arg)
+{
+	struct smtp_sender_job *job = arg;
+	struct smtp_session *s = conn_ctx(c);
+
+	if (conn_is_closing(c))
+		goto out;
+	s->job_pending = false;
+	if (job->status != DB_OK) {
+		smtp_reply(s, "451 4.3.0 Temporary lookup failure, try again "
+		    "later");
+		xfree(s->mail_from);
+	} else if (!job->owned) {
+		log_info("session=%s event=sender_refused user=%s from=%s",
+		    conn_id(c), job->mailbox, job->sender);
+		smtp_reply(s, "553 5.7.1 <%s>: Sender address not owned by "
+		    "user %s", job->sender, job->mailbox);
+		xfree(s->mail_from);
+	} else {
+		s->state = ST_MAIL;
+		smtp_reply(s, "250 2.1.0 OK");
+	}
+	if (s->stop_requested)
+		smtp_goodbye(s);
+	else
+		conn_resume(c);
+out:
+	free(job);
+}
+
+static void
+smtp_sender_check(struct smtp_session *s, const char *norm)
+{
+	struct smtp_sender_job *job;
+
+	if (s->mail_from[0] == '\0') {
+		/* RFC 6409 6.1: bounces come from the server, not users. */
+		smtp_reply(s, "553 5.7.1 Empty sender not allowed on "
+		    "submission");
+		xfree(s->mail_from);
+		return;
+	}
+	job = xcalloc(1, sizeof(*job));
+	str_lcpy(job->mailbox, s->auth_user, sizeof(job->mailbox));
+	str_lcpy(job->sender, norm, sizeof(job->sender));
+	s->job_pending = true;
+	conn_pause(s->c);
+	conn_job(s->c, smtp_sender_work, smtp_sender_done, job);
+}
 
 static void
 smtp_cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
@@ -306,6 +508,12 @@ smtp_cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 		smtp_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
 		return;
 	}
+	if (s->srv->submission && s->auth_user[0] == '\0') {
+		/* RFC 4954 6 */
+		smtp_reply(s, "530 5.7.0 Authentication required");
+		return;
+	}
+	norm[0] = '\0';
 	for (unsigned i = 0; i < cmd->nparams; i++) {
 		p = &cmd->params[i];
 		if (strcmp(p->key, "SIZE") == 0 && p->value != NULL) {
@@ -321,6 +529,9 @@ smtp_cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 		} else if (strcmp(p->key, "SMTPUTF8") == 0 &&
 		    p->value == NULL) {
 			utf8 = true;
+		} else if (strcmp(p->key, "AUTH") == 0 && p->value != NULL &&
+		    s->srv->submission) {
+			/* RFC 4954 5: accepted; the identity is ours to set. */
 		} else {
 			char clean[LOG_CLEAN_SIZE];
 
@@ -349,6 +560,10 @@ smtp_cmd_mail(struct smtp_session *s, struct smtp_cmd *cmd)
 	s->mail_from = xstrdup(cmd->path);
 	s->smtputf8 = utf8;
 	s->declared_size = size;
+	if (s->srv->submission) {
+		smtp_sender_check(s, norm);
+		return;
+	}
 	s->state = ST_MAIL;
 	smtp_reply(s, "250 2.1.0 OK");
 }
@@ -445,8 +660,13 @@ smtp_rcpt_done(struct conn *c, void *arg)
 			smtp_reply(s, "250 2.1.5 OK");
 			break;
 		case DB_RCPT_NOT_HOSTED:
-			smtp_reply(s, "554 5.7.1 <%s>: Relay access denied",
-			    who);
+			if (s->srv->submission && s->auth_user[0] != '\0')
+				/* Relaying needs the outbound queue. */
+				smtp_reply(s, "451 4.3.0 <%s>: Delivery to other "
+				    "domains is not available yet", who);
+			else
+				smtp_reply(s, "554 5.7.1 <%s>: Relay access "
+				    "denied", who);
 			break;
 		case DB_RCPT_UNKNOWN:
 			smtp_reply(s, "550 5.1.1 <%s>: User unknown", who);
@@ -539,6 +759,7 @@ smtp_content_begin(struct smtp_session *s)
 	s->msg_lines = 0;
 	s->too_big = false;
 	s->write_error = false;
+	smtp_hdrscan_init(&s->hdrscan);
 	return true;
 }
 
@@ -556,6 +777,7 @@ smtp_content_write(struct smtp_session *s, const char *p, size_t len)
 	for (size_t i = 0; i < len; i++)
 		s->msg_lines += p[i] == '\n';
 	s->msg_size += len;
+	smtp_hdrscan_feed(&s->hdrscan, p, len);
 	/* A write to the page cache; the fsync happens on a worker. */
 	while (len > 0) {
 		ssize_t n = write(s->spool_fd, p, len);
@@ -583,8 +805,13 @@ smtp_received_header(struct smtp_session *s)
 	const char *proto;
 	bool tls = conn_is_tls(s->c);
 
-	if (s->smtputf8)
+	/* RFC 3848 and RFC 6531 7.2 protocol names */
+	if (s->smtputf8 && s->auth_user[0] != '\0')
+		proto = tls ? "UTF8SMTPSA" : "UTF8SMTPA";
+	else if (s->smtputf8)
 		proto = tls ? "UTF8SMTPS" : "UTF8SMTP";
+	else if (s->auth_user[0] != '\0')
+		proto = tls ? "ESMTPSA" : "ESMTPA";
 	else if (s->esmtp)
 		proto = tls ? "ESMTPS" : "ESMTP";
 	else
@@ -602,6 +829,18 @@ smtp_received_header(struct smtp_session *s)
 	if (s->nrcpt == 1)
 		buf_printf(&b, "\n\tfor <%s>", s->first_rcpt);
 	buf_printf(&b, "; %s\n", date);
+	/* RFC 6409 8.2, 8.3: the submission server completes the header. */
+	if (s->srv->submission && !s->hdrscan.has_date)
+		buf_printf(&b, "Date: %s\n", date);
+	if (s->srv->submission && !s->hdrscan.has_message_id) {
+		unsigned char rnd[12];
+		char hex[25];
+
+		delivery_random(rnd, sizeof(rnd));
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			str_printf(hex + i * 2, 3, "%02x", rnd[i]);
+		buf_printf(&b, "Message-ID: <%s@%s>\n", hex, s->cfg->hostname);
+	}
 	return b.data;
 }
 
@@ -794,7 +1033,7 @@ static const struct smtp_command smtp_commands[] = {
 	{ SMTP_VERB_HELP, "HELP", ST_ANY & ~ST_BDAT, 0, smtp_cmd_help },
 	{ SMTP_VERB_STARTTLS, "STARTTLS", ST_GREET | ST_READY,
 	    ARG_NONE | CMD_LAST, smtp_cmd_starttls },
-	{ SMTP_VERB_AUTH, "AUTH", ST_ANY & ~ST_BDAT, 0, smtp_cmd_auth },
+	{ SMTP_VERB_AUTH, "AUTH", ST_READY, ARG_REQ, smtp_cmd_auth },
 };
 
 static void
@@ -814,6 +1053,17 @@ smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
 	struct smtp_cmd *cmd = &s->cmd;
 	const char *error;
 	char clean[LOG_CLEAN_SIZE];
+
+	if (s->sasl != NULL) {
+		const char *challenge = NULL;
+		int r;
+
+		error = NULL;
+		r = sasl_step(s->sasl, line, len, &challenge, &error);
+		mem_wipe(s->line.buf, sizeof(s->line.buf));
+		smtp_sasl_result(s, r, challenge, error);
+		return;
+	}
 
 	if (smtp_cmd_parse(line, len, cmd, &error) < 0) {
 		smtp_reply(s, "%s", error);
@@ -1035,6 +1285,10 @@ smtp_on_closed(struct conn *c)
 	log_info("session=%s event=close messages=%u", conn_id(c),
 	    s->transactions);
 	smtp_tx_reset(s);
+	if (s->sasl != NULL) {
+		sasl_clear(s->sasl);
+		free(s->sasl);
+	}
 	free(s->targets);
 	free(s->io);
 	free(s);

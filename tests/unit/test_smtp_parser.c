@@ -1477,6 +1477,45 @@ test_bdat_exhaustive(void)
 	CHECK(contract_ok);
 }
 
+/* RFC 6409 8.2, 8.3: which of Date and Message-ID the header has, at
+ * every split of the stored text. */
+static void
+test_hdrscan(void)
+{
+	static const struct {
+		const char *text;
+		bool date, msgid;
+	} rows[] = {
+		{ "Subject: x\n\nbody\n", false, false },
+		{ "DATE: Mon, 1 Jan 2024 00:00:00 +0000\nSubject: x\n\n",
+		    true, false },
+		{ "Subject: x\nMessage-Id: <a@b>\n\n", false, true },
+		/* in the body, or a continuation line: not a field */
+		{ "Subject: x\n\nDate: no\nMessage-ID: <no>\n", false, false },
+		{ "Subject: x\n Date: folded\n\n", false, false },
+		/* a longer name that starts alike */
+		{ "Dates: x\nMessage-IDs: y\n\n", false, false },
+		{ "Date : spaced\n\n", false, false },
+		{ "", false, false },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		size_t len = strlen(rows[i].text);
+
+		for (size_t step = 1; step <= (len ? len : 1); step++) {
+			struct smtp_hdrscan h;
+
+			smtp_hdrscan_init(&h);
+			for (size_t o = 0; o < len; o += step)
+				smtp_hdrscan_feed(&h, rows[i].text + o,
+				    len - o < step ? len - o : step);
+			CHECK_MSG(h.has_date == rows[i].date &&
+			    h.has_message_id == rows[i].msgid,
+			    "row %zu step %zu", i, step);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -1495,5 +1534,6 @@ main(void)
 	test_zeroed();
 	test_bdat_table();
 	test_bdat_exhaustive();
+	test_hdrscan();
 	return t_done("smtp_parser");
 }

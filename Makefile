@@ -42,7 +42,7 @@ DB_SRC := daemon/db/db.c daemon/db/mailindex.c
 STORE_SRC := daemon/store/maildir.c daemon/store/mailbox.c
 NET_SRC := daemon/net/net.c daemon/net/tls.c daemon/net/worker.c
 SMTP_SRC := daemon/smtp/smtp_parser.c daemon/smtp/smtp_server.c \
-	daemon/smtp/delivery.c
+	daemon/smtp/delivery.c daemon/smtp/sendlimit.c
 POP3_SRC := daemon/pop3/pop3_parser.c daemon/pop3/pop3_server.c
 MAIN_SRC := daemon/main.c daemon/cli.c daemon/serve.c
 GEN_SRC := $(B)/gen/migrations.c
@@ -52,7 +52,7 @@ SRC := $(LIB_SRC) $(AUTH_SRC) $(DB_SRC) $(STORE_SRC) $(NET_SRC) \
 OBJ := $(SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/migrations.o
 
 # Unit tests: each links its module and lib/ only.
-UNIT_TESTS := smtp_parser addr password config sasl pop3_parser mailbox auth
+UNIT_TESTS := smtp_parser addr password config sasl pop3_parser mailbox auth sendlimit
 UNIT_smtp_parser := daemon/smtp/smtp_parser.c daemon/lib/util.c
 UNIT_addr := daemon/lib/addr.c daemon/lib/punycode.c daemon/lib/util.c
 UNIT_password := daemon/auth/password.c daemon/lib/util.c
@@ -62,6 +62,7 @@ UNIT_mailbox := daemon/store/mailbox.c daemon/store/maildir.c \
 UNIT_auth := daemon/auth/auth.c daemon/auth/password.c daemon/db/db.c \
 	daemon/lib/addr.c daemon/lib/punycode.c daemon/lib/log.c \
 	daemon/lib/util.c $(B)/gen/migrations.c
+UNIT_sendlimit := daemon/smtp/sendlimit.c daemon/lib/util.c
 UNIT_sasl := daemon/auth/sasl.c daemon/lib/base64.c daemon/lib/util.c
 UNIT_config := daemon/lib/config.c daemon/lib/addr.c daemon/lib/punycode.c \
 	daemon/lib/util.c

@@ -41,12 +41,16 @@ static const char mailbox_usage[] =
 "       facteur mailbox remove ADDRESS\n"
 "       facteur mailbox passwd ADDRESS --password-stdin\n"
 "       facteur mailbox enable|disable ADDRESS\n"
+"       facteur mailbox limits ADDRESS [--messages-per-hour N|default]\n"
+"                              [--recipients-per-day N|default]\n"
 "\n"
 "Mailboxes. Without --password-stdin, 'add' generates a strong password\n"
 "and prints it once. --password-stdin reads one line from standard input\n"
 "(at least 8 characters). SIZE takes K, M, G suffixes; 0 is unlimited.\n"
 "'remove' moves the mail to DATA_DIR/deleted/ (nothing is erased).\n"
 "Mail for a disabled mailbox is refused (550) and it cannot log in.\n"
+"'limits' sets what the mailbox may send by submission (0: no limit,\n"
+"'default': the configuration's send_limit_* values) and prints them.\n"
 "Common options: --config FILE, --data-dir DIR.\n";
 
 static const char alias_usage[] =
@@ -307,6 +311,7 @@ cli_mailbox_main(int argc, char **argv)
 	const char *error = NULL, *sub, *target = NULL;
 	bool from_stdin = false, generated = false;
 	uint64_t quota = 0;
+	long long lim_hour = -2, lim_day = -2;	/* -2: not given */
 	int ret;
 
 	if (cli_wants_help(argc, argv)) {
@@ -324,6 +329,24 @@ cli_mailbox_main(int argc, char **argv)
 			if (str_to_size(argv[++i], &quota) < 0) {
 				fprintf(stderr, "facteur: --quota: expected a "
 				    "size such as 500M or 2G\n");
+				return cli_close(&cli, EXIT_USAGE);
+			}
+		} else if ((strcmp(argv[i], "--messages-per-hour") == 0 ||
+		    strcmp(argv[i], "--recipients-per-day") == 0) &&
+		    i + 1 < argc) {
+			long long *slot = argv[i][2] == 'm' ? &lim_hour :
+			    &lim_day;
+			uint64_t v;
+
+			i++;
+			if (strcmp(argv[i], "default") == 0) {
+				*slot = -1;
+			} else if (str_to_u64(argv[i], strlen(argv[i]),
+			    100000000, &v) == 0) {
+				*slot = (long long)v;
+			} else {
+				fprintf(stderr, "facteur: %s: expected a number "
+				    "or 'default'\n", argv[i - 1]);
 				return cli_close(&cli, EXIT_USAGE);
 			}
 		} else if (target == NULL && argv[i][0] != '-') {
@@ -351,7 +374,8 @@ cli_mailbox_main(int argc, char **argv)
 	}
 	if (target == NULL || (strcmp(sub, "add") != 0 &&
 	    strcmp(sub, "remove") != 0 && strcmp(sub, "passwd") != 0 &&
-	    strcmp(sub, "enable") != 0 && strcmp(sub, "disable") != 0)) {
+	    strcmp(sub, "enable") != 0 && strcmp(sub, "disable") != 0 &&
+	    strcmp(sub, "limits") != 0)) {
 		fputs(mailbox_usage, stderr);
 		return cli_close(&cli, EXIT_USAGE);
 	}
@@ -363,6 +387,34 @@ cli_mailbox_main(int argc, char **argv)
 			return cli_close(&cli, cli_fail(sub, addr, ret, error));
 		printf("removed %s\n", addr);
 		cli_mailbox_archive(&cli.cfg, addr);
+		return cli_close(&cli, 0);
+	}
+	if (strcmp(sub, "limits") == 0) {
+		long long cur_hour, cur_day;
+
+		ret = db_mailbox_limits(cli.db, addr, &cur_hour, &cur_day,
+		    &error);
+		if (ret == DB_OK && (lim_hour != -2 || lim_day != -2)) {
+			if (lim_hour != -2)
+				cur_hour = lim_hour;
+			if (lim_day != -2)
+				cur_day = lim_day;
+			ret = db_mailbox_set_limits(cli.db, addr, cur_hour,
+			    cur_day, &error);
+		}
+		if (ret != DB_OK)
+			return cli_close(&cli, cli_fail(sub, addr, ret, error));
+		printf("%s\tmessages_per_hour=", addr);
+		if (cur_hour < 0)
+			printf("default(%u)", cli.cfg.send_limit_messages_per_hour);
+		else
+			printf("%lld", cur_hour);
+		printf("\trecipients_per_day=");
+		if (cur_day < 0)
+			printf("default(%u)\n",
+			    cli.cfg.send_limit_recipients_per_day);
+		else
+			printf("%lld\n", cur_day);
 		return cli_close(&cli, 0);
 	}
 	if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0) {

@@ -24,7 +24,7 @@ enum db_stmt_id {
 	ST_MAILBOX_ADD, ST_MAILBOX_GET, ST_MAILBOX_DEL, ST_MAILBOX_SET_PW,
 	ST_MAILBOX_SET_QUOTA, ST_MAILBOX_SET_ENABLED, ST_MAILBOX_LIST,
 	ST_MAILBOX_LIST_ALL, ST_MAILBOX_AUTH, ST_MAILBOX_LOGIN,
-	ST_MAILBOX_LOGIN_REHASH,
+	ST_MAILBOX_LOGIN_REHASH, ST_MAILBOX_LIMITS, ST_MAILBOX_SET_LIMITS,
 	ST_ALIAS_ADD, ST_ALIAS_DEST_ADD, ST_ALIAS_GET, ST_ALIAS_DEL,
 	ST_ALIAS_LIST, ST_ALIAS_LIST_ALL, ST_ALIAS_DESTS,
 	ST_COUNT
@@ -78,6 +78,10 @@ static const char *const db_sql[ST_COUNT] = {
 	    "WHERE address = ?",
 	[ST_MAILBOX_LOGIN_REHASH] = "UPDATE mailboxes SET last_login = ?, "
 	    "password_hash = ? WHERE address = ?",
+	[ST_MAILBOX_LIMITS] = "SELECT coalesce(send_limit_hour, -1), "
+	    "coalesce(rcpt_limit_day, -1) FROM mailboxes WHERE address = ?",
+	[ST_MAILBOX_SET_LIMITS] = "UPDATE mailboxes SET send_limit_hour = "
+	    "nullif(?, -1), rcpt_limit_day = nullif(?, -1) WHERE address = ?",
 	[ST_ALIAS_ADD] = "INSERT INTO aliases (domain_id, source, created) "
 	    "VALUES (?, ?, ?)",
 	[ST_ALIAS_DEST_ADD] = "INSERT OR IGNORE INTO alias_destinations "
@@ -652,6 +656,43 @@ db_mailbox_login(struct db *db, const char *address, const char *new_hash,
 	}
 	db_bind_text(st, i, address);
 	return db_step_done(db, st, error_r);
+}
+
+int
+db_mailbox_limits(struct db *db, const char *address,
+    long long *messages_hour_r, long long *recipients_day_r,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_MAILBOX_LIMITS);
+	int rc;
+
+	db_bind_text(st, 1, address);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*messages_hour_r = sqlite3_column_int64(st, 0);
+		*recipients_day_r = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return DB_OK;
+	if (rc == SQLITE_DONE) {
+		if (error_r != NULL)
+			*error_r = "no such mailbox";
+		return DB_NOT_FOUND;
+	}
+	return db_fail(db, rc, error_r);
+}
+
+int
+db_mailbox_set_limits(struct db *db, const char *address,
+    long long messages_hour, long long recipients_day, const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_MAILBOX_SET_LIMITS);
+
+	sqlite3_bind_int64(st, 1, messages_hour);
+	sqlite3_bind_int64(st, 2, recipients_day);
+	db_bind_text(st, 3, address);
+	return db_mailbox_change(db, st, address, "mailbox.limits", error_r);
 }
 
 int

@@ -104,6 +104,12 @@ int db_mailbox_auth_get(struct db *db, const char *address, char *hash_r,
 /* Records a successful login; new_hash (or NULL) replaces a legacy hash. */
 int db_mailbox_login(struct db *db, const char *address,
     const char *new_hash, const char **error_r);
+/* Per-mailbox sending limits; -1 means "the configured default". */
+int db_mailbox_limits(struct db *db, const char *address,
+    long long *messages_hour_r, long long *recipients_day_r,
+    const char **error_r);
+int db_mailbox_set_limits(struct db *db, const char *address,
+    long long messages_hour, long long recipients_day, const char **error_r);
 /* domain NULL: all domains. */
 int db_mailbox_list(struct db *db, const char *domain,
     int (*cb)(const struct db_mailbox *m, void *ctx), void *ctx,

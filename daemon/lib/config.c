@@ -16,6 +16,8 @@
  *   tls_key = /path/key.pem       ; default (empty): DATA_DIR/tls/key.pem
  *   max_message_size = 50M        ; bytes; K, M, G suffixes (powers of 1024)
  *   max_recipients = 100          ; per message, 1..100000
+ *   send_limit_messages_per_hour = 200    ; submission, per mailbox; 0: none
+ *   send_limit_recipients_per_day = 1000  ; submission, per mailbox; 0: none
  *   max_connections = 1000        ; total, 1..1000000
  *   max_connections_per_ip = 20   ; 1..1000000
  *   timeout_idle = 300            ; seconds, 1..86400
@@ -131,6 +133,8 @@ static const struct config_key config_keys[] = {
 	{ "max_message_size", CONFIG_T_SIZE,
 	    offsetof(struct config, max_message_size), 0, 0, 0 },
 	KEY_UINT(max_recipients, 1, 100000),
+	KEY_UINT(send_limit_messages_per_hour, 0, 1000000),
+	KEY_UINT(send_limit_recipients_per_day, 0, 100000000),
 	KEY_UINT(max_connections, 1, 1000000),
 	KEY_UINT(max_connections_per_ip, 1, 1000000),
 	KEY_UINT(timeout_idle, 1, 86400),
@@ -220,6 +224,8 @@ config_init(struct config *cfg)
 	str_lcpy(cfg->user, "facteur", sizeof(cfg->user));
 	cfg->max_message_size = 50ULL * 1024 * 1024;
 	cfg->max_recipients = 100;
+	cfg->send_limit_messages_per_hour = 200;
+	cfg->send_limit_recipients_per_day = 1000;
 	cfg->max_connections = 1000;
 	cfg->max_connections_per_ip = 20;
 	cfg->timeout_idle = 300;

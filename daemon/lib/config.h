@@ -52,6 +52,9 @@ struct config {
 	char tls_key[4096];	/* PEM; empty = data_dir/tls/key.pem */
 	uint64_t max_message_size;	/* bytes, default 50 MiB */
 	unsigned max_recipients;	/* default 100 */
+	/* Submission, per mailbox (overridable per mailbox); 0: none */
+	unsigned send_limit_messages_per_hour;	/* default 200 */
+	unsigned send_limit_recipients_per_day;	/* default 1000 */
 	unsigned max_connections;	/* total, default 1000 */
 	unsigned max_connections_per_ip;	/* default 20 */
 	unsigned timeout_idle;		/* seconds, default 300 (RFC 5321 4.5.3.2.7) */

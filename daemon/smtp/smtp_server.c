@@ -22,6 +22,7 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "smtp/delivery.h"
+#include "smtp/sendlimit.h"
 #include "smtp/smtp.h"
 #include "smtp/smtp_parser.h"
 #include "store/maildir.h"
@@ -69,6 +70,8 @@ struct smtp_session {
 	bool esmtp;
 	bool job_pending;
 	char auth_user[ADDR_MAX + 1];	/* authenticated mailbox, or "" */
+	unsigned limit_messages_hour;	/* the user's, 0: none */
+	unsigned limit_recipients_day;
 	struct sasl *sasl;	/* AUTH exchange under way */
 	bool quitting;
 	bool stop_requested;
@@ -425,11 +428,32 @@ smtp_cmd_starttls(struct smtp_session *s, struct smtp_cmd *cmd)
 
 /* ---- MAIL ---- */
 
+/* Submission: is one more message (rcpts = 0) or recipient allowed?
+ * Replies 451 4.7.0 and logs when not; nothing accepted is dropped. */
+static bool
+smtp_limit_check(struct smtp_session *s, unsigned rcpts)
+{
+	enum sendlimit_result r = sendlimit_check(s->auth_user,
+	    s->limit_messages_hour, s->limit_recipients_day, rcpts,
+	    time(NULL));
+
+	if (r == SENDLIMIT_OK)
+		return true;
+	log_warn("session=%s event=send_limit user=%s limit=%s",
+	    conn_id(s->c), s->auth_user, r == SENDLIMIT_MESSAGES ?
+	    "messages_per_hour" : "recipients_per_day");
+	smtp_reply(s, "451 4.7.0 Sending limit reached (%s), try again "
+	    "later", r == SENDLIMIT_MESSAGES ? "messages per hour" :
+	    "recipients per day");
+	return false;
+}
+
 /* Submission: the sender must be an address the user owns. */
 struct smtp_sender_job {
 	char mailbox[ADDR_MAX + 1];
 	char sender[ADDR_MAX + 1];
 	bool owned;
+	long long limit_hour, limit_day;	/* -1: the default */
 	int status;
 };
 
@@ -442,6 +466,9 @@ smtp_sender_work(void *arg)
 
 	job->status = db == NULL ? DB_ERROR : db_sender_owned(db, job->mailbox,
 	    job->sender, &job->owned, &error);
+	if (job->status == DB_OK && job->owned)
+		job->status = db_mailbox_limits(db, job->mailbox,
+		    &job->limit_hour, &job->limit_day, &error);
 }
 
 static void
@@ -464,8 +491,18 @@ smtp_sender_done(struct conn *c, void *arg)
 		    "user %s", job->sender, job->mailbox);
 		xfree(s->mail_from);
 	} else {
-		s->state = ST_MAIL;
-		smtp_reply(s, "250 2.1.0 OK");
+		s->limit_messages_hour = job->limit_hour >= 0 ?
+		    (unsigned)job->limit_hour :
+		    s->cfg->send_limit_messages_per_hour;
+		s->limit_recipients_day = job->limit_day >= 0 ?
+		    (unsigned)job->limit_day :
+		    s->cfg->send_limit_recipients_per_day;
+		if (smtp_limit_check(s, 0)) {
+			s->state = ST_MAIL;
+			smtp_reply(s, "250 2.1.0 OK");
+		} else {
+			xfree(s->mail_from);
+		}
 	}
 	if (s->stop_requested)
 		smtp_goodbye(s);
@@ -715,6 +752,8 @@ smtp_cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 		    "SMTPUTF8");
 		return;
 	}
+	if (s->srv->submission && !smtp_limit_check(s, s->nrcpt + 1))
+		return;
 	if (s->nrcpt >= s->cfg->max_recipients) {
 		/* RFC 5321 4.5.3.1.10 */
 		smtp_reply(s, "452 4.5.3 Too many recipients");
@@ -864,6 +903,8 @@ smtp_deliver_done(struct conn *c, void *arg)
 	} else {
 		smtp_reply(s, "250 2.0.0 OK: queued as %s.%u", conn_id(c),
 		    s->transactions);
+		if (s->srv->submission)
+			sendlimit_record(s->auth_user, s->nrcpt, time(NULL));
 	}
 	log_info("session=%s event=message id=%s.%u from=<%s> rcpts=%u "
 	    "mailboxes=%u size=%llu result=%s", conn_id(c), conn_id(c),

@@ -169,3 +169,38 @@ def test_disabled_user_cannot_log_in(facteur):
     with pytest.raises(smtplib.SMTPAuthenticationError):
         s.login(addr, PASSWORD)
     s.quit()
+
+
+def test_sending_limits(facteur):
+    sender = facteur.add_mailbox(password=PASSWORD)
+    rcpts = [facteur.add_mailbox() for _ in range(3)]
+    r = facteur.cli_ok("mailbox", "limits", sender,
+                       "--messages-per-hour", "2",
+                       "--recipients-per-day", "3")
+    assert "messages_per_hour=2" in r.stdout
+    s = _submit(facteur)
+    s.login(sender, PASSWORD)
+    assert s.sendmail(sender, [rcpts[0]], b"Subject: 1\r\n\r\n1\r\n") == {}
+    # a second message with 3 recipients would pass 3 per day: the third
+    # recipient waits, the two others are delivered
+    s.mail(sender)
+    assert s.rcpt(rcpts[1])[0] == 250
+    assert s.rcpt(rcpts[2])[0] == 250
+    code, text = s.rcpt(rcpts[0])
+    assert code == 451 and b"4.7.0" in text and b"recipients" in text
+    code, _ = s.data(b"Subject: 2\r\n\r\n2\r\n")
+    assert code == 250
+    # two messages this hour: the next MAIL waits
+    code, text = s.mail(sender)
+    assert code == 451 and b"messages per hour" in text
+    s.quit()
+    # nothing accepted was dropped
+    assert [len(facteur.maildir_files(r)) for r in rcpts] == [1, 1, 1]
+    assert "event=send_limit user=%s" % sender in facteur.log_text()
+    # back to the defaults: allowed again
+    facteur.cli_ok("mailbox", "limits", sender, "--messages-per-hour",
+                   "default", "--recipients-per-day", "default")
+    s = _submit(facteur)
+    s.login(sender, PASSWORD)
+    assert s.sendmail(sender, [rcpts[0]], b"Subject: 3\r\n\r\n3\r\n") == {}
+    s.quit()

@@ -73,6 +73,10 @@ test_config_equal(const struct config *a, const struct config *b)
 	    strcmp(a->tls_key, b->tls_key) != 0 ||
 	    a->max_message_size != b->max_message_size ||
 	    a->max_recipients != b->max_recipients ||
+	    a->send_limit_messages_per_hour !=
+	    b->send_limit_messages_per_hour ||
+	    a->send_limit_recipients_per_day !=
+	    b->send_limit_recipients_per_day ||
 	    a->max_connections != b->max_connections ||
 	    a->max_connections_per_ip != b->max_connections_per_ip ||
 	    a->timeout_idle != b->timeout_idle ||
@@ -141,6 +145,8 @@ test_defaults(void)
 	CHECK_STREQ(cfg.tls_key, "");
 	CHECK(cfg.max_message_size == 50ULL * 1024 * 1024);
 	CHECK(cfg.max_recipients == 100);
+	CHECK(cfg.send_limit_messages_per_hour == 200);
+	CHECK(cfg.send_limit_recipients_per_day == 1000);
 	CHECK(cfg.max_connections == 1000);
 	CHECK(cfg.max_connections_per_ip == 20);
 	CHECK(cfg.timeout_idle == 300);

@@ -291,3 +291,22 @@ def _small_buffer_socket(port):
     s.settimeout(10)
     s.connect(("127.0.0.1", port))
     return s
+
+
+def test_database_newer_than_binary_is_refused(facteur_factory):
+    import sqlite3
+
+    from conftest import FACTEUR_BIN
+    fx = facteur_factory(start=False)
+    fx.cli_ok("domain", "list")        # creates and migrates the database
+    db = sqlite3.connect(str(fx.data_dir / "facteur.db"))
+    db.execute("PRAGMA user_version = 999")
+    db.commit()
+    db.close()
+    r = subprocess.run([FACTEUR_BIN, "serve", "--config", str(fx.config_path),
+                        "--data-dir", str(fx.data_dir), "--port-offset",
+                        "20"], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "newer than this binary" in r.stderr, r.stderr
+    r = fx.cli("domain", "list")
+    assert r.returncode != 0 and "newer than this binary" in r.stderr

@@ -68,13 +68,21 @@ def _port_free(port):
         s.close()
 
 
+# The services the daemon listens on, by default port (before the
+# offset). Each gets a section with address = 127.0.0.1 in the config,
+# and _pick_offset checks all their ports.
+LISTENERS = {"smtp": 25, "submission": 587, "submissions": 465, "pop3": 110,
+             "pop3s": 995}
+
+
 def _pick_offset():
     """A port offset unlikely to collide with a parallel run: a block of
-    40 per process id, walked by a counter, checked by binding."""
+    40 per process id, walked by a counter, checked by binding every
+    listener's port."""
     base = 30000 + (os.getpid() % 500) * 40
     for _ in range(40):
         off = base + next(_offsets) % 40
-        if _port_free(25 + off):
+        if all(_port_free(p + off) for p in LISTENERS.values()):
             return off
     raise RuntimeError("no free port in this process's block")
 
@@ -87,12 +95,28 @@ def make_tempdir(prefix="facteur-e2e-"):
     return Path(d)
 
 
+def client_tls_context():
+    """A TLS client context that does not verify (the daemon's
+    certificate is self-signed)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _enabled(keys):
+    return str(keys.get("enabled", "yes")).lower() not in (
+        "no", "false", "off", "0")
+
+
 def write_config(path, settings=None, sections=None, extra=""):
-    """Writes an INI file: top-level keys, then [smtp] address=127.0.0.1
-    and any other sections."""
+    """Writes an INI file: top-level keys, then a section per listener
+    of LISTENERS ([smtp], [pop3], ...) with address=127.0.0.1, and any
+    other sections. Returns the sections written."""
     top = dict(DEFAULT_CONFIG)
     top.update(settings or {})
-    secs = {"smtp": {"address": "127.0.0.1"}}
+    # Every listener on 127.0.0.1, never on all interfaces.
+    secs = {name: {"address": "127.0.0.1"} for name in LISTENERS}
     for name, keys in (sections or {}).items():
         secs.setdefault(name, {}).update(keys)
     lines = ["# written by tests/e2e/conftest.py"]
@@ -102,6 +126,7 @@ def write_config(path, settings=None, sections=None, extra=""):
         lines.append("[%s]" % name)
         lines += ["%s = %s" % (k, v) for k, v in keys.items()]
     Path(path).write_text("\n".join(lines) + "\n" + extra)
+    return secs
 
 
 class Facteur:
@@ -111,7 +136,8 @@ class Facteur:
         self.data_dir = make_tempdir()
         self.config_path = self.data_dir / "facteur.conf"
         self.log_path = self.data_dir / "facteur.log"
-        write_config(self.config_path, settings, sections)
+        secs = write_config(self.config_path, settings, sections)
+        self.pop3_enabled = _enabled(secs["pop3"])
         self.proc = None
         self.port_offset = None
         self._log = None
@@ -122,7 +148,17 @@ class Facteur:
 
     @property
     def smtp_port(self):
-        return 25 + self.port_offset
+        return LISTENERS["smtp"] + self.port_offset
+
+    @property
+    def pop3_port(self):
+        """POP3 with STLS (110 + offset)."""
+        return LISTENERS["pop3"] + self.port_offset
+
+    @property
+    def pop3s_port(self):
+        """POP3 with implicit TLS (995 + offset)."""
+        return LISTENERS["pop3s"] + self.port_offset
 
     @property
     def pid(self):
@@ -170,6 +206,15 @@ class Facteur:
                 c.wait_closed(5)
             finally:
                 s.close()
+            # All listeners are bound before any is served; the POP3 one
+            # greets too (the implicit-TLS one needs no handshake here).
+            if self.pop3_enabled:
+                p = POP3Client(self.pop3_port, timeout=5)
+                try:
+                    p.cmd("QUIT").expect_ok()
+                    p.wait_closed(5)
+                finally:
+                    p.close()
             return
         self.kill9()
         raise RuntimeError("facteur serve not ready after %ss:\n%s" %
@@ -285,12 +330,19 @@ class Facteur:
         self.cli_ok("domain", "add", name)
         return name
 
-    def add_mailbox(self, address=None, quota=None, domain="example.com"):
+    def add_mailbox(self, address=None, quota=None, domain="example.com",
+                    password=None):
+        """Adds a mailbox; with password (8 characters or more), sets it
+        with --password-stdin (else one is generated and not kept)."""
         address = address or "%s@%s" % (self.unique("box"), domain)
         args = ["mailbox", "add", address]
         if quota is not None:
             args += ["--quota", quota]
-        self.cli_ok(*args)
+        if password is not None:
+            args.append("--password-stdin")
+            self.cli_ok(*args, input=password + "\n")
+        else:
+            self.cli_ok(*args)
         return address
 
     # ---- Maildir ----
@@ -324,6 +376,22 @@ class Facteur:
         import smtplib
         return smtplib.SMTP("127.0.0.1", self.smtp_port,
                             local_hostname="client.example", timeout=timeout)
+
+    def pop3(self, tls=True, timeout=IO_TIMEOUT, greet=True):
+        """A raw POP3 client: on the implicit-TLS port with tls, else on
+        the STLS port in clear text."""
+        return POP3Client(self.pop3s_port if tls else self.pop3_port,
+                          tls=tls, timeout=timeout, greet=greet)
+
+    def poplib(self, tls=True, timeout=IO_TIMEOUT):
+        """poplib.POP3_SSL on the implicit-TLS port, or poplib.POP3 on
+        the STLS port after stls() (with tls=False: left in clear)."""
+        import poplib
+        if tls:
+            return poplib.POP3_SSL("127.0.0.1", self.pop3s_port,
+                                   context=client_tls_context(),
+                                   timeout=timeout)
+        return poplib.POP3("127.0.0.1", self.pop3_port, timeout=timeout)
 
 
 class _BindRace(Exception):
@@ -440,6 +508,172 @@ class SMTPClient:
         self.cmd("DATA").expect(354)
         self.send(body + b".\r\n")
         return self.reply()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class POP3Status:
+    """A POP3 status line ("+OK ...", "-ERR ...", "+ challenge")."""
+
+    def __init__(self, line):
+        self.line = line
+
+    @property
+    def ok(self):
+        return self.line.startswith("+OK")
+
+    def expect_ok(self, contains=None):
+        assert self.ok, "expected +OK, got %r" % self.line
+        if contains is not None:
+            assert contains in self.line, "expected %r in %r" % (
+                contains, self.line)
+        return self
+
+    def expect_err(self, contains=None):
+        assert self.line.startswith("-ERR"), \
+            "expected -ERR, got %r" % self.line
+        if contains is not None:
+            assert contains in self.line, "expected %r in %r" % (
+                contains, self.line)
+        return self
+
+    def expect_cont(self):
+        assert self.line.startswith("+ ") or self.line == "+", \
+            "expected a continuation, got %r" % self.line
+        return self.line[2:]
+
+    def __repr__(self):
+        return "POP3Status(%r)" % self.line
+
+
+class POP3Client:
+    """A raw POP3 client: exact bytes out, status lines and multi-line
+    responses read in order, bytes as they came (no dot un-stuffing)."""
+
+    def __init__(self, port, tls=False, timeout=IO_TIMEOUT, greet=True):
+        self.timeout = timeout
+        self.sock = socket.create_connection(("127.0.0.1", port),
+                                             timeout=timeout)
+        if tls:
+            self.sock = client_tls_context().wrap_socket(self.sock)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+        if greet:
+            self.status().expect_ok()
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.sock.sendall(data)
+
+    def _fill(self, deadline, size=65536):
+        if time.monotonic() >= deadline:
+            raise socket.timeout("no complete reply within %ss" %
+                                 self.timeout)
+        chunk = self.sock.recv(size)
+        if not chunk:
+            raise EOFError("connection closed; pending: %r" %
+                           self.buf[:200])
+        self.buf += chunk
+
+    def readline(self):
+        """One line without its CRLF, as bytes."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            i = self.buf.find(b"\r\n")
+            if i >= 0:
+                break
+            self._fill(deadline)
+        line, self.buf = self.buf[:i], self.buf[i + 2:]
+        return line
+
+    def status(self):
+        return POP3Status(self.readline().decode("utf-8", "replace"))
+
+    def cmd(self, line):
+        """Sends one command line; returns its status line."""
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        self.send(line + b"\r\n")
+        return self.status()
+
+    def multiline(self):
+        """The lines of a multi-line response up to the ".", raw."""
+        lines = []
+        while True:
+            line = self.readline()
+            if line == b".":
+                return lines
+            lines.append(line)
+
+    def cmd_multi(self, line):
+        """A command with a multi-line answer: (status, raw lines); the
+        lines are read only after +OK."""
+        st = self.cmd(line)
+        return st, (self.multiline() if st.ok else None)
+
+    def read_body(self, progress=None):
+        """The raw bytes of a multi-line response body with its last
+        CRLF, without the terminating ".CRLF" (an empty body comes back
+        as b""). progress(n) is called with the bytes held so far after
+        each read. The whole body must come within the timeout."""
+        deadline = time.monotonic() + self.timeout
+        if self.buf.startswith(b".\r\n"):
+            self.buf = self.buf[3:]
+            return b""
+        buf = bytearray(self.buf)
+        self.buf = b""
+        start = 0
+        while True:
+            i = buf.find(b"\r\n.\r\n", start)
+            if i >= 0:
+                break
+            start = max(0, len(buf) - 4)
+            if time.monotonic() >= deadline:
+                raise socket.timeout("body not complete within %ss (%d "
+                                     "bytes)" % (self.timeout, len(buf)))
+            chunk = self.sock.recv(262144)
+            if not chunk:
+                raise EOFError("connection closed after %d bytes of body"
+                               % len(buf))
+            buf += chunk
+            if progress is not None:
+                progress(len(buf))
+        body, self.buf = bytes(buf[:i + 2]), bytes(buf[i + 5:])
+        return body
+
+    def stls(self):
+        """STLS: +OK, nothing after it in clear text, then the
+        handshake."""
+        self.cmd("STLS").expect_ok()
+        assert self.buf == b"", "bytes after the STLS reply: %r" % self.buf
+        self.sock = client_tls_context().wrap_socket(self.sock)
+        self.sock.settimeout(self.timeout)
+
+    def login(self, user, password):
+        self.cmd("USER " + user).expect_ok()
+        return self.cmd("PASS " + password).expect_ok()
+
+    def wait_closed(self, timeout=IO_TIMEOUT):
+        """Reads until the server closes; returns what came before
+        (with anything already buffered)."""
+        deadline = time.monotonic() + timeout
+        got, self.buf = self.buf, b""
+        self.sock.settimeout(timeout)
+        while True:
+            if time.monotonic() >= deadline:
+                raise AssertionError("server did not close; got %r" % got)
+            try:
+                chunk = self.sock.recv(65536)
+            except (ConnectionResetError, ssl.SSLEOFError):
+                return got
+            if not chunk:
+                return got
+            got += chunk
 
     def close(self):
         try:

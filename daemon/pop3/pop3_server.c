@@ -41,9 +41,13 @@
 
 struct pop3_session;
 
+/* PASS takes the rest of the line, which may hold spaces. */
+#define POP3_ARGS_ANY 255
+
 struct pop3_command {
 	const char *verb;
 	unsigned states;
+	unsigned max_args;
 	void (*handler)(struct pop3_session *s, struct pop3_cmd *cmd);
 };
 
@@ -511,8 +515,9 @@ pop3_msg_arg(struct pop3_session *s, const char *arg)
 	return &s->msgs[n - 1];
 }
 
-static void
-pop3_cmd_stat(struct pop3_session *s, struct pop3_cmd *cmd)
+/* Messages not marked deleted, and their total size. */
+static uint32_t
+pop3_maildrop_count(const struct pop3_session *s, uint64_t *size_r)
 {
 	uint64_t size = 0;
 	uint32_t count = 0;
@@ -523,6 +528,16 @@ pop3_cmd_stat(struct pop3_session *s, struct pop3_cmd *cmd)
 			size += s->msgs[i].vsize;
 		}
 	}
+	*size_r = size;
+	return count;
+}
+
+static void
+pop3_cmd_stat(struct pop3_session *s, struct pop3_cmd *cmd)
+{
+	uint64_t size;
+	uint32_t count = pop3_maildrop_count(s, &size);
+
 	pop3_reply(s, "+OK %u %llu", count, (unsigned long long)size);
 }
 
@@ -538,7 +553,13 @@ pop3_cmd_list(struct pop3_session *s, struct pop3_cmd *cmd)
 			    (unsigned long long)m->vsize);
 		return;
 	}
-	pop3_reply(s, "+OK %u messages", s->nmsgs);
+	{
+		uint64_t size;
+		uint32_t count = pop3_maildrop_count(s, &size);
+
+		pop3_reply(s, "+OK %u messages (%llu octets)", count,
+		    (unsigned long long)size);
+	}
 	for (uint32_t i = 0; i < s->nmsgs; i++) {
 		if (!s->msgs[i].deleted)
 			pop3_reply(s, "%u %llu", i + 1,
@@ -771,20 +792,20 @@ pop3_cmd_quit(struct pop3_session *s, struct pop3_cmd *cmd)
 /* ---- Dispatcher ---- */
 
 static const struct pop3_command pop3_commands[] = {
-	{ "CAPA", ST_ANY, pop3_cmd_capa },
-	{ "QUIT", ST_ANY, pop3_cmd_quit },
-	{ "STLS", ST_AUTH, pop3_cmd_stls },
-	{ "USER", ST_AUTH, pop3_cmd_user },
-	{ "PASS", ST_AUTH, pop3_cmd_pass },
-	{ "AUTH", ST_AUTH, pop3_cmd_auth },
-	{ "STAT", ST_TRANS, pop3_cmd_stat },
-	{ "LIST", ST_TRANS, pop3_cmd_list },
-	{ "UIDL", ST_TRANS, pop3_cmd_uidl },
-	{ "RETR", ST_TRANS, pop3_cmd_retr },
-	{ "TOP", ST_TRANS, pop3_cmd_top },
-	{ "DELE", ST_TRANS, pop3_cmd_dele },
-	{ "RSET", ST_TRANS, pop3_cmd_rset },
-	{ "NOOP", ST_TRANS, pop3_cmd_noop },
+	{ "CAPA", ST_ANY, 0, pop3_cmd_capa },
+	{ "QUIT", ST_ANY, 0, pop3_cmd_quit },
+	{ "STLS", ST_AUTH, 0, pop3_cmd_stls },
+	{ "USER", ST_AUTH, POP3_ARGS_ANY, pop3_cmd_user },
+	{ "PASS", ST_AUTH, POP3_ARGS_ANY, pop3_cmd_pass },
+	{ "AUTH", ST_AUTH, 2, pop3_cmd_auth },
+	{ "STAT", ST_TRANS, 0, pop3_cmd_stat },
+	{ "LIST", ST_TRANS, 1, pop3_cmd_list },
+	{ "UIDL", ST_TRANS, 1, pop3_cmd_uidl },
+	{ "RETR", ST_TRANS, 1, pop3_cmd_retr },
+	{ "TOP", ST_TRANS, 2, pop3_cmd_top },
+	{ "DELE", ST_TRANS, 1, pop3_cmd_dele },
+	{ "RSET", ST_TRANS, 0, pop3_cmd_rset },
+	{ "NOOP", ST_TRANS, 0, pop3_cmd_noop },
 };
 
 static void
@@ -830,6 +851,11 @@ pop3_dispatch(struct pop3_session *s, const char *line, size_t len)
 	}
 	if (!(pc->states & s->state)) {
 		pop3_reply(s, "-ERR Command not valid in this state");
+		pop3_error_count(s);
+		return;
+	}
+	if (s->cmd.nargs > pc->max_args) {
+		pop3_reply(s, "-ERR Too many arguments");
 		pop3_error_count(s);
 		return;
 	}

@@ -10,7 +10,7 @@ SHELL := /bin/sh
 CC ?= cc
 PYTHON := /usr/bin/python3
 PKGS := libevent_core libevent_openssl libevent_pthreads openssl sqlite3 \
-	libsodium libxcrypt inih
+	libsodium libxcrypt inih libunbound
 
 ifeq ($(SANITIZE),)
 B := build
@@ -42,17 +42,19 @@ DB_SRC := daemon/db/db.c daemon/db/mailindex.c
 STORE_SRC := daemon/store/maildir.c daemon/store/mailbox.c
 NET_SRC := daemon/net/net.c daemon/net/tls.c daemon/net/worker.c
 SMTP_SRC := daemon/smtp/smtp_parser.c daemon/smtp/smtp_server.c \
-	daemon/smtp/delivery.c daemon/smtp/sendlimit.c
+	daemon/smtp/delivery.c daemon/smtp/sendlimit.c daemon/smtp/queue.c \
+	daemon/smtp/client.c
+DNS_SRC := daemon/dns/dns.c
 POP3_SRC := daemon/pop3/pop3_parser.c daemon/pop3/pop3_server.c
 MAIN_SRC := daemon/main.c daemon/cli.c daemon/serve.c
 GEN_SRC := $(B)/gen/migrations.c
 
 SRC := $(LIB_SRC) $(AUTH_SRC) $(DB_SRC) $(STORE_SRC) $(NET_SRC) \
-	$(SMTP_SRC) $(POP3_SRC) $(MAIN_SRC)
+	$(SMTP_SRC) $(DNS_SRC) $(POP3_SRC) $(MAIN_SRC)
 OBJ := $(SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/migrations.o
 
 # Unit tests: each links its module and lib/ only.
-UNIT_TESTS := smtp_parser addr password config sasl pop3_parser mailbox auth sendlimit
+UNIT_TESTS := smtp_parser addr password config sasl pop3_parser mailbox auth sendlimit dns smtp_client
 UNIT_smtp_parser := daemon/smtp/smtp_parser.c daemon/lib/util.c
 UNIT_addr := daemon/lib/addr.c daemon/lib/punycode.c daemon/lib/util.c
 UNIT_password := daemon/auth/password.c daemon/lib/util.c
@@ -62,6 +64,8 @@ UNIT_mailbox := daemon/store/mailbox.c daemon/store/maildir.c \
 UNIT_auth := daemon/auth/auth.c daemon/auth/password.c daemon/db/db.c \
 	daemon/lib/addr.c daemon/lib/punycode.c daemon/lib/log.c \
 	daemon/lib/util.c $(B)/gen/migrations.c
+UNIT_dns := daemon/dns/dns.c daemon/lib/util.c
+UNIT_smtp_client := daemon/smtp/client.c daemon/lib/util.c
 UNIT_sendlimit := daemon/smtp/sendlimit.c daemon/lib/util.c
 UNIT_sasl := daemon/auth/sasl.c daemon/lib/base64.c daemon/lib/util.c
 UNIT_config := daemon/lib/config.c daemon/lib/addr.c daemon/lib/punycode.c \

@@ -41,5 +41,6 @@ int serve_main(int argc, char **argv);
 int cli_domain_main(int argc, char **argv);
 int cli_mailbox_main(int argc, char **argv);
 int cli_alias_main(int argc, char **argv);
+int cli_queue_main(int argc, char **argv);
 
 #endif

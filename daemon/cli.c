@@ -5,6 +5,7 @@
  * every lookup, so changes take effect at once.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "db/db.h"
 #include "lib/addr.h"
 #include "lib/log.h"
+#include "smtp/queue.h"
 #include "store/maildir.h"
 
 #define CLI_PASSWORD_MIN 8
@@ -62,6 +64,19 @@ static const char alias_usage[] =
 "mailboxes or external addresses. SOURCE '@example.com' is the domain's\n"
 "catch-all: it receives mail for every address of the domain that has no\n"
 "mailbox or alias of its own.\n"
+"Common options: --config FILE, --data-dir DIR.\n";
+
+static const char queue_usage[] =
+"Usage: facteur queue list\n"
+"       facteur queue show ID\n"
+"       facteur queue retry ID\n"
+"       facteur queue delete ID\n"
+"\n"
+"The outbound queue: messages waiting for delivery to other domains.\n"
+"'list' shows the recipients still pending, 'show' every recipient of a\n"
+"message with its status and last error, 'retry' makes its pending\n"
+"recipients due now (a running server tries within a second), 'delete'\n"
+"removes the message without a bounce.\n"
 "Common options: --config FILE, --data-dir DIR.\n";
 
 struct cli {
@@ -549,5 +564,103 @@ cli_alias_main(int argc, char **argv)
 	if (ret != DB_OK)
 		return cli_close(&cli, cli_fail(sub, source, ret, error));
 	printf("added %s\n", source);
+	return cli_close(&cli, 0);
+}
+
+/* ---- queue ---- */
+
+static int
+cli_queue_print(const struct db_queue_entry *e, void *ctx)
+{
+	char when[32];
+	time_t t = (time_t)e->next_attempt;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%s\t<%s>\t<%s>\t%s\tattempts=%d\tnext=%s", e->id,
+	    e->sender, e->rcpt, e->status, e->attempts,
+	    strcmp(e->status, "pending") == 0 ? when : "-");
+	if (e->last_error[0] != '\0')
+		printf("\terror=%s", e->last_error);
+	printf("\n");
+	(*(unsigned *)ctx)++;
+	return 0;
+}
+
+static bool
+cli_queue_id_valid(const char *id)
+{
+	size_t len = strlen(id);
+
+	if (len == 0 || len >= DB_QUEUE_ID_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+int
+cli_queue_main(int argc, char **argv)
+{
+	struct cli cli;
+	const char *error = NULL, *sub, *id;
+	char path[4096];
+	unsigned n = 0;
+	int ret;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(queue_usage, stdout);
+		return 0;
+	}
+	if ((ret = cli_open(&cli, argc, argv)) != 0)
+		return ret;
+	argc = cli.argc;
+	sub = argc > 1 ? argv[1] : "";
+	if (strcmp(sub, "list") == 0 && argc == 2) {
+		ret = db_queue_scan(cli.db, NULL, LLONG_MAX, UINT_MAX,
+		    cli_queue_print, &n, &error);
+		if (ret != DB_OK)
+			return cli_close(&cli, cli_fail("queue", "list", ret,
+			    error));
+		if (n == 0)
+			printf("the queue is empty\n");
+		return cli_close(&cli, 0);
+	}
+	if (argc != 3 || (strcmp(sub, "show") != 0 &&
+	    strcmp(sub, "retry") != 0 && strcmp(sub, "delete") != 0)) {
+		fputs(queue_usage, stderr);
+		return cli_close(&cli, EXIT_USAGE);
+	}
+	id = argv[2];
+	if (!cli_queue_id_valid(id)) {
+		fprintf(stderr, "facteur: %s: invalid queue id '%s'\n", sub, id);
+		return cli_close(&cli, EXIT_USAGE);
+	}
+	if (strcmp(sub, "show") == 0) {
+		ret = db_queue_scan(cli.db, id, 0, 0, cli_queue_print, &n,
+		    &error);
+		if (ret == DB_OK && n == 0) {
+			error = "no such message in the queue";
+			ret = DB_NOT_FOUND;
+		}
+	} else if (strcmp(sub, "retry") == 0) {
+		ret = db_queue_retry(cli.db, id, &error);
+		if (ret == DB_OK)
+			printf("%s will be tried again now\n", id);
+	} else {
+		ret = db_queue_delete(cli.db, id, &error);
+		if (ret == DB_OK) {
+			if (queue_spool_path(cli.cfg.data_dir, id, path,
+			    sizeof(path)) == 0)
+				unlink(path);
+			printf("deleted %s\n", id);
+		}
+	}
+	if (ret != DB_OK)
+		return cli_close(&cli, cli_fail(sub, id, ret, error));
 	return cli_close(&cli, 0);
 }

@@ -27,6 +27,8 @@ static const char main_usage[] =
 "  mailbox add|list|remove|passwd\n"
 "                           manage mailboxes\n"
 "  alias add|list|remove    manage aliases and catch-alls\n"
+"  queue list|show|retry|delete\n"
+"                           inspect and steer the outbound queue\n"
 "  help [COMMAND]           this text, or a command's\n"
 "  version                  print the version\n"
 "\n"
@@ -54,6 +56,8 @@ main_help(const char *cmd)
 		return cli_mailbox_main(2, argv);
 	if (strcmp(cmd, "alias") == 0)
 		return cli_alias_main(2, argv);
+	if (strcmp(cmd, "queue") == 0)
+		return cli_queue_main(2, argv);
 	fprintf(stderr, "facteur: unknown command '%s'\n", cmd);
 	return EXIT_USAGE;
 }
@@ -86,6 +90,8 @@ main(int argc, char **argv)
 		return cli_mailbox_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "alias") == 0)
 		return cli_alias_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "queue") == 0)
+		return cli_queue_main(argc - 1, argv + 1);
 	fprintf(stderr, "facteur: unknown command '%s' (see facteur --help)\n",
 	    cmd);
 	return EXIT_USAGE;
@@ -210,7 +216,7 @@ app_user(const struct config *cfg)
 int
 app_data_dir_prepare(const struct config *cfg, bool drop_now)
 {
-	static const char *const subdirs[] = { "mail", "tmp", "tls" };
+	static const char *const subdirs[] = { "mail", "tmp", "tls", "queue" };
 	const struct passwd *pw = NULL;
 	char path[4096];
 

@@ -21,6 +21,7 @@
 #include "net/net.h"
 #include "net/tls.h"
 #include "pop3/pop3.h"
+#include "smtp/queue.h"
 #include "smtp/smtp.h"
 
 static const char serve_usage[] =
@@ -241,10 +242,12 @@ serve_main(int argc, char **argv)
 	}
 	db_close(&db);
 	db_thread_init(dbpath);
+	queue_start(&cfg);
 	log_info("event=started version=%s hostname=%s data_dir=%s",
 	    FACTEUR_VERSION, cfg.hostname, cfg.data_dir);
 	serve_banner(&cfg);
 	net_run(net);
+	queue_stop();
 	net_free(&net);
 	return 0;
 }

@@ -14,8 +14,11 @@ libsqlite3-dev
 libsodium-dev
 libcrypt-dev
 libinih-dev
+libunbound-dev
 python3
 python3-pytest
+python3-aiosmtpd
+python3-dnslib
 swaks
 libnet-ssleay-perl
 libio-socket-ssl-perl

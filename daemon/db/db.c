@@ -25,6 +25,8 @@ enum db_stmt_id {
 	ST_MAILBOX_SET_QUOTA, ST_MAILBOX_SET_ENABLED, ST_MAILBOX_LIST,
 	ST_MAILBOX_LIST_ALL, ST_MAILBOX_AUTH, ST_MAILBOX_LOGIN,
 	ST_MAILBOX_LOGIN_REHASH, ST_MAILBOX_LIMITS, ST_MAILBOX_SET_LIMITS,
+	ST_QUEUE_ADD, ST_QUEUE_RCPT_ADD, ST_QUEUE_DUE, ST_QUEUE_MSG,
+	ST_QUEUE_SET, ST_QUEUE_PENDING, ST_QUEUE_RETRY, ST_QUEUE_DEL,
 	ST_ALIAS_ADD, ST_ALIAS_DEST_ADD, ST_ALIAS_GET, ST_ALIAS_DEL,
 	ST_ALIAS_LIST, ST_ALIAS_LIST_ALL, ST_ALIAS_DESTS,
 	ST_COUNT
@@ -82,6 +84,26 @@ static const char *const db_sql[ST_COUNT] = {
 	    "coalesce(rcpt_limit_day, -1) FROM mailboxes WHERE address = ?",
 	[ST_MAILBOX_SET_LIMITS] = "UPDATE mailboxes SET send_limit_hour = "
 	    "nullif(?, -1), rcpt_limit_day = nullif(?, -1) WHERE address = ?",
+	[ST_QUEUE_ADD] = "INSERT INTO queue (id, sender, size, need_8bit, "
+	    "need_utf8, created) VALUES (?, ?, ?, ?, ?, ?)",
+	[ST_QUEUE_RCPT_ADD] = "INSERT OR IGNORE INTO queue_rcpts (queue_id, "
+	    "rcpt, domain, next_attempt) VALUES (?, ?, ?, ?)",
+	[ST_QUEUE_DUE] = "SELECT q.id, q.sender, r.rcpt, r.domain, r.status, "
+	    "r.attempts, r.next_attempt, q.created, q.size, q.need_8bit, "
+	    "q.need_utf8, r.last_error FROM queue_rcpts r JOIN queue q ON "
+	    "q.id = r.queue_id WHERE r.status = 'pending' AND "
+	    "r.next_attempt <= ? ORDER BY q.created, q.id, r.domain LIMIT ?",
+	[ST_QUEUE_MSG] = "SELECT q.id, q.sender, r.rcpt, r.domain, r.status, "
+	    "r.attempts, r.next_attempt, q.created, q.size, q.need_8bit, "
+	    "q.need_utf8, r.last_error FROM queue_rcpts r JOIN queue q ON "
+	    "q.id = r.queue_id WHERE q.id = ? ORDER BY r.domain, r.rcpt",
+	[ST_QUEUE_SET] = "UPDATE queue_rcpts SET status = ?, attempts = ?, "
+	    "next_attempt = ?, last_error = ? WHERE queue_id = ? AND rcpt = ?",
+	[ST_QUEUE_PENDING] = "SELECT count(*) FROM queue_rcpts WHERE "
+	    "queue_id = ? AND status = 'pending'",
+	[ST_QUEUE_RETRY] = "UPDATE queue_rcpts SET next_attempt = 0 WHERE "
+	    "queue_id = ? AND status = 'pending'",
+	[ST_QUEUE_DEL] = "DELETE FROM queue WHERE id = ?",
 	[ST_ALIAS_ADD] = "INSERT INTO aliases (domain_id, source, created) "
 	    "VALUES (?, ?, ?)",
 	[ST_ALIAS_DEST_ADD] = "INSERT OR IGNORE INTO alias_destinations "
@@ -879,6 +901,140 @@ db_sender_owned(struct db *db, const char *mailbox, const char *sender,
 	return ret;
 }
 
+/* ---- Outbound queue ---- */
+
+int
+db_queue_add(struct db *db, const char *id, const char *sender,
+    long long size, bool need_8bit, bool need_utf8,
+    const char *const *rcpts, unsigned nrcpts, const char **error_r)
+{
+	long long now = (long long)time(NULL);
+	sqlite3_stmt *st;
+	int ret;
+
+	if ((ret = db_begin(db, error_r)) != DB_OK)
+		return ret;
+	st = db_stmt(db, ST_QUEUE_ADD);
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, sender);
+	sqlite3_bind_int64(st, 3, size);
+	sqlite3_bind_int(st, 4, need_8bit);
+	sqlite3_bind_int(st, 5, need_utf8);
+	sqlite3_bind_int64(st, 6, now);
+	ret = db_step_done(db, st, error_r);
+	for (unsigned i = 0; ret == DB_OK && i < nrcpts; i++) {
+		st = db_stmt(db, ST_QUEUE_RCPT_ADD);
+		db_bind_text(st, 1, id);
+		db_bind_text(st, 2, rcpts[i]);
+		db_bind_text(st, 3, db_domain_of(rcpts[i]));
+		sqlite3_bind_int64(st, 4, now);
+		ret = db_step_done(db, st, error_r);
+	}
+	return db_end(db, ret, error_r);
+}
+
+int
+db_queue_scan(struct db *db, const char *id, long long now, unsigned max,
+    int (*cb)(const struct db_queue_entry *e, void *ctx), void *ctx,
+    const char **error_r)
+{
+	struct db_queue_entry *e = xmalloc(sizeof(*e));
+	sqlite3_stmt *st;
+	int rc;
+
+	if (id != NULL) {
+		st = db_stmt(db, ST_QUEUE_MSG);
+		db_bind_text(st, 1, id);
+	} else {
+		st = db_stmt(db, ST_QUEUE_DUE);
+		sqlite3_bind_int64(st, 1, now);
+		sqlite3_bind_int64(st, 2, max);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		db_col_text(st, 0, e->id, sizeof(e->id));
+		db_col_text(st, 1, e->sender, sizeof(e->sender));
+		db_col_text(st, 2, e->rcpt, sizeof(e->rcpt));
+		db_col_text(st, 3, e->domain, sizeof(e->domain));
+		db_col_text(st, 4, e->status, sizeof(e->status));
+		e->attempts = sqlite3_column_int(st, 5);
+		e->next_attempt = sqlite3_column_int64(st, 6);
+		e->created = sqlite3_column_int64(st, 7);
+		e->size = sqlite3_column_int64(st, 8);
+		e->need_8bit = sqlite3_column_int(st, 9) != 0;
+		e->need_utf8 = sqlite3_column_int(st, 10) != 0;
+		db_col_text(st, 11, e->last_error, sizeof(e->last_error));
+		if (cb(e, ctx) != 0)
+			break;
+	}
+	sqlite3_reset(st);
+	free(e);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, error_r);
+	return DB_OK;
+}
+
+int
+db_queue_set(struct db *db, const char *id, const char *rcpt,
+    const char *status, int attempts, long long next_attempt,
+    const char *last_error, const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_QUEUE_SET);
+
+	db_bind_text(st, 1, status);
+	sqlite3_bind_int(st, 2, attempts);
+	sqlite3_bind_int64(st, 3, next_attempt);
+	db_bind_text(st, 4, last_error);
+	db_bind_text(st, 5, id);
+	db_bind_text(st, 6, rcpt);
+	return db_step_done(db, st, error_r);
+}
+
+int
+db_queue_pending(struct db *db, const char *id, long long *count_r,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_QUEUE_PENDING);
+	int rc;
+
+	db_bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	*count_r = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? DB_OK : db_fail(db, rc, error_r);
+}
+
+int
+db_queue_retry(struct db *db, const char *id, const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_QUEUE_RETRY);
+	int ret;
+
+	db_bind_text(st, 1, id);
+	ret = db_step_done(db, st, error_r);
+	if (ret == DB_OK && sqlite3_changes(db->conn) == 0) {
+		if (error_r != NULL)
+			*error_r = "no such message with pending recipients";
+		return DB_NOT_FOUND;
+	}
+	return ret;
+}
+
+int
+db_queue_delete(struct db *db, const char *id, const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_QUEUE_DEL);
+	int ret;
+
+	db_bind_text(st, 1, id);
+	ret = db_step_done(db, st, error_r);
+	if (ret == DB_OK && sqlite3_changes(db->conn) == 0) {
+		if (error_r != NULL)
+			*error_r = "no such message in the queue";
+		return DB_NOT_FOUND;
+	}
+	return ret;
+}
+
 /* ---- Recipient resolution ---- */
 
 struct db_resolve {
@@ -886,7 +1042,7 @@ struct db_resolve {
 	struct db_rcpt *r;
 	char chain[DB_ALIAS_DEPTH + 1][ADDR_MAX + 1];	/* being expanded */
 	unsigned depth;
-	bool external, loop, disabled;
+	bool loop, disabled;
 	const char **error_r;
 };
 
@@ -979,7 +1135,14 @@ db_resolve_addr(struct db_resolve *rs, const char *address)
 	ret = db_domain_get(rs->db, domain, &d, rs->error_r);
 	if (ret == DB_NOT_FOUND) {
 		/* Only an alias destination gets here: forwarding. */
-		rs->external = true;
+		struct db_rcpt *r = rs->r;
+		bool seen = false;
+
+		for (unsigned i = 0; i < r->nexternal; i++)
+			seen = seen || strcmp(r->external[i], address) == 0;
+		if (!seen && r->nexternal < DB_RCPT_MAX_TARGETS)
+			str_lcpy(r->external[r->nexternal++], address,
+			    sizeof(r->external[0]));
 		return 1;
 	}
 	if (ret != DB_OK)
@@ -1027,11 +1190,9 @@ db_rcpt_resolve(struct db *db, const char *address, struct db_rcpt *r,
 		goto out;
 	if (ret == 0)
 		r->status = DB_RCPT_UNKNOWN;
-	else if (rs->loop && r->ntargets == 0)
+	else if (rs->loop && r->ntargets == 0 && r->nexternal == 0)
 		r->status = DB_RCPT_LOOP;
-	else if (rs->external)
-		r->status = DB_RCPT_EXTERNAL;
-	else if (r->ntargets > 0)
+	else if (r->ntargets > 0 || r->nexternal > 0)
 		r->status = DB_RCPT_LOCAL;
 	else if (rs->disabled)
 		r->status = DB_RCPT_DISABLED;

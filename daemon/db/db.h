@@ -139,15 +139,57 @@ int db_alias_list(struct db *db, const char *domain,
 int db_sender_owned(struct db *db, const char *mailbox, const char *sender,
     bool *owned_r, const char **error_r);
 
+/* ---- Outbound queue ---- */
+
+#define DB_QUEUE_ID_MAX 40
+
+struct db_queue_entry {
+	char id[DB_QUEUE_ID_MAX];
+	char sender[ADDR_MAX + 1];
+	char rcpt[ADDR_MAX + 1];
+	char domain[ADDR_DOMAIN_MAX + 1];
+	char status[8];		/* "pending", "sent", "failed" */
+	int attempts;
+	long long next_attempt;
+	long long created;
+	long long size;
+	bool need_8bit, need_utf8;
+	char last_error[512];
+};
+
+/* Adds a spooled message and its recipients (domains taken from the
+ * addresses), all due now, in one transaction. */
+int db_queue_add(struct db *db, const char *id, const char *sender,
+    long long size, bool need_8bit, bool need_utf8,
+    const char *const *rcpts, unsigned nrcpts, const char **error_r);
+/* Pending recipients due at now (at most max), oldest first; with id,
+ * all recipients of that message (any status). cb returns non-zero to
+ * stop. */
+int db_queue_scan(struct db *db, const char *id, long long now,
+    unsigned max, int (*cb)(const struct db_queue_entry *e, void *ctx),
+    void *ctx, const char **error_r);
+/* Records the outcome of an attempt for one recipient. */
+int db_queue_set(struct db *db, const char *id, const char *rcpt,
+    const char *status, int attempts, long long next_attempt,
+    const char *last_error, const char **error_r);
+/* Pending recipients left for a message. */
+int db_queue_pending(struct db *db, const char *id, long long *count_r,
+    const char **error_r);
+/* Makes a message's pending recipients due now. DB_NOT_FOUND if none. */
+int db_queue_retry(struct db *db, const char *id, const char **error_r);
+/* Removes a message and its recipients (the caller removes the file). */
+int db_queue_delete(struct db *db, const char *id, const char **error_r);
+
 /* ---- Recipient resolution (RCPT TO) ---- */
 
 enum db_rcpt_status {
-	DB_RCPT_LOCAL = 0,	/* targets[] holds the mailboxes */
+	DB_RCPT_LOCAL = 0,	/* targets[] holds the mailboxes and
+				   external[] the addresses aliases forward
+				   to (at least one is not empty) */
 	DB_RCPT_NOT_HOSTED,	/* the domain is not ours: relaying */
 	DB_RCPT_UNKNOWN,	/* no such mailbox, alias or catch-all */
 	DB_RCPT_DISABLED,	/* mailbox or domain disabled */
 	DB_RCPT_LOOP,		/* alias expansion loops or is too deep */
-	DB_RCPT_EXTERNAL,	/* an alias forwards outside: needs the queue */
 };
 
 #define DB_RCPT_MAX_TARGETS 64
@@ -162,6 +204,8 @@ struct db_rcpt {
 	enum db_rcpt_status status;
 	unsigned ntargets;
 	struct db_rcpt_target targets[DB_RCPT_MAX_TARGETS];
+	unsigned nexternal;
+	char external[DB_RCPT_MAX_TARGETS][ADDR_MAX + 1];
 };
 
 /*

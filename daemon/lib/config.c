@@ -24,6 +24,14 @@
  *   timeout_data = 600            ; seconds, 1..86400
  *   loop_threads = 2              ; 1..1024
  *   worker_threads = 4            ; 1..1024
+ *   queue_threads = 4             ; outbound deliveries at once
+ *   queue_domain_concurrency = 2  ; at once per destination domain
+ *   queue_retry_initial = 300     ; seconds before the first retry
+ *   queue_retry_max = 14400       ; retry interval doubles up to this
+ *   queue_lifetime = 432000       ; seconds before a message bounces
+ *   remote_smtp_port = 25         ; port of other domains' servers
+ *   remote_timeout = 300          ; seconds per outbound network step
+ *   resolver =                    ; "" system, "IP" or "IP@PORT"
  *   log_level = info              ; debug, info, warn or error
  *   plaintext_auth_networks = 127.0.0.0/8, ::1/128
  *                                 ; CIDRs separated by commas or blanks,
@@ -141,6 +149,14 @@ static const struct config_key config_keys[] = {
 	KEY_UINT(timeout_data, 1, 86400),
 	KEY_UINT(loop_threads, 1, 1024),
 	KEY_UINT(worker_threads, 1, 1024),
+	KEY_UINT(queue_threads, 1, 1024),
+	KEY_UINT(queue_domain_concurrency, 1, 1024),
+	KEY_UINT(queue_retry_initial, 1, 86400),
+	KEY_UINT(queue_retry_max, 1, 604800),
+	KEY_UINT(queue_lifetime, 1, 31536000),
+	KEY_UINT(remote_smtp_port, 1, 65535),
+	KEY_UINT(remote_timeout, 1, 3600),
+	KEY_STR(resolver, CONFIG_T_PATH_OPT),
 	KEY_STR(log_level, CONFIG_T_LOG_LEVEL),
 	{ "plaintext_auth_networks", CONFIG_T_NETS,
 	    offsetof(struct config, plaintext_auth_networks), 0, 0, 0 },
@@ -232,6 +248,13 @@ config_init(struct config *cfg)
 	cfg->timeout_data = 600;
 	cfg->loop_threads = 2;
 	cfg->worker_threads = 4;
+	cfg->queue_threads = 4;
+	cfg->queue_domain_concurrency = 2;
+	cfg->queue_retry_initial = 300;
+	cfg->queue_retry_max = 14400;
+	cfg->queue_lifetime = 432000;
+	cfg->remote_smtp_port = 25;
+	cfg->remote_timeout = 300;
 	str_lcpy(cfg->log_level, "info", sizeof(cfg->log_level));
 	for (size_t i = 0; i < SVC_COUNT; i++) {
 		struct config_listener *l = &cfg->listeners[i];

@@ -61,6 +61,15 @@ struct config {
 	unsigned timeout_data;		/* seconds between DATA chunks, default 600 */
 	unsigned loop_threads;		/* event loop threads, default 2 */
 	unsigned worker_threads;	/* blocking-work threads, default 4 */
+	/* Outbound queue */
+	unsigned queue_threads;		/* concurrent deliveries, default 4 */
+	unsigned queue_domain_concurrency;	/* per domain, default 2 */
+	unsigned queue_retry_initial;	/* seconds, default 300 */
+	unsigned queue_retry_max;	/* seconds, default 14400 */
+	unsigned queue_lifetime;	/* seconds, default 432000 (5 days) */
+	unsigned remote_smtp_port;	/* default 25 */
+	unsigned remote_timeout;	/* seconds per network step, 300 */
+	char resolver[64];		/* "" system, or "IP" / "IP@PORT" */
 	char log_level[16];		/* "debug", "info", "warn", "error" */
 	struct config_net plaintext_auth_networks[CONFIG_MAX_NETS];
 	unsigned plaintext_auth_networks_count;	/* default 0: none */

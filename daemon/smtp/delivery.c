@@ -9,6 +9,7 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "smtp/delivery.h"
+#include "smtp/queue.h"
 #include "store/maildir.h"
 
 int
@@ -72,6 +73,24 @@ delivery_run(struct delivery *d)
 		d->delivered++;
 	}
 	buf_deinit(&header);
+	if (!d->failed && d->nremote > 0) {
+		const char **rcpts = xcalloc(d->nremote, sizeof(*rcpts));
+		char id[DB_QUEUE_ID_MAX];
+		const char *error;
+		struct db *db = db_thread_get(&error);
+
+		for (unsigned i = 0; i < d->nremote; i++)
+			rcpts[i] = d->remote[i];
+		if (db == NULL || queue_enqueue(db, d->data_dir, d->return_path,
+		    rcpts, d->nremote, d->received, strlen(d->received),
+		    d->body_fd, d->body_size, d->need_8bit, d->need_utf8, id,
+		    &error) < 0) {
+			log_error("event=enqueue_failed error=\"%s\"", error);
+			d->failed = true;
+			d->error = error;
+		}
+		free(rcpts);
+	}
 }
 
 void
@@ -86,6 +105,7 @@ delivery_free(struct delivery **dp)
 	free(d->return_path);
 	free(d->received);
 	free(d->targets);
+	free(d->remote);
 	free(d);
 	*dp = NULL;
 }

@@ -25,13 +25,18 @@ struct delivery {
 	char *received;		/* complete Received header, LF-terminated */
 	unsigned ntargets;
 	struct db_rcpt_target *targets;
+	/* recipients in other domains, for the outbound queue */
+	unsigned nremote;
+	char (*remote)[ADDR_MAX + 1];
+	bool need_8bit, need_utf8;
 	/* out */
 	unsigned delivered;
 	bool failed;
 	const char *error;	/* static text when failed */
 };
 
-/* Delivers to every target; sets delivered/failed/error. Worker thread. */
+/* Delivers to every target and spools the message for the remote
+ * recipients (smtp/queue.h); sets delivered/failed/error. Worker thread. */
 void delivery_run(struct delivery *d);
 void delivery_free(struct delivery **d);
 

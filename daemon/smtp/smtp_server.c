@@ -87,6 +87,9 @@ struct smtp_session {
 	char first_rcpt[ADDR_MAX + 1];
 	struct db_rcpt_target *targets;	/* distinct mailboxes */
 	unsigned ntargets, targets_cap;
+	char (*remote)[ADDR_MAX + 1];	/* for the outbound queue */
+	unsigned nremote, remote_cap;
+	bool body_8bit;
 
 	/* message content (DATA or BDAT) */
 	bool in_data;
@@ -145,6 +148,8 @@ smtp_tx_reset(struct smtp_session *s)
 	s->nrcpt = 0;
 	s->first_rcpt[0] = '\0';
 	s->ntargets = 0;
+	s->nremote = 0;
+	s->body_8bit = false;
 	s->in_data = false;
 	s->bdat_remaining = 0;
 	s->bdat_last = false;
@@ -173,6 +178,21 @@ smtp_targets_add(struct smtp_session *s, const struct db_rcpt_target *t)
 		    s->targets_cap * sizeof(*s->targets));
 	}
 	s->targets[s->ntargets++] = *t;
+}
+
+static void
+smtp_remote_add(struct smtp_session *s, const char *address)
+{
+	for (unsigned i = 0; i < s->nremote; i++) {
+		if (strcmp(s->remote[i], address) == 0)
+			return;
+	}
+	if (s->nremote == s->remote_cap) {
+		s->remote_cap = s->remote_cap ? s->remote_cap * 2 : 8;
+		s->remote = xrealloc(s->remote,
+		    s->remote_cap * sizeof(*s->remote));
+	}
+	str_lcpy(s->remote[s->nremote++], address, sizeof(s->remote[0]));
 }
 
 /* ---- Simple commands ---- */
@@ -611,6 +631,7 @@ struct smtp_rcpt_job {
 	char address[ADDR_MAX + 1];
 	char data_dir[4096];
 	uint64_t size;		/* declared SIZE, for the quota check */
+	bool relay;		/* an authenticated user may relay */
 	struct db_rcpt r;
 	int status;		/* enum db_status */
 	bool over_quota;
@@ -656,13 +677,15 @@ smtp_rcpt_result_name(const struct smtp_rcpt_job *job)
 	static const char *const names[] = {
 		[DB_RCPT_LOCAL] = "local", [DB_RCPT_NOT_HOSTED] = "relay_denied",
 		[DB_RCPT_UNKNOWN] = "unknown", [DB_RCPT_DISABLED] = "disabled",
-		[DB_RCPT_LOOP] = "loop", [DB_RCPT_EXTERNAL] = "external",
+		[DB_RCPT_LOOP] = "loop",
 	};
 
 	if (job->status != DB_OK || job->quota_error)
 		return "tempfail";
 	if (job->r.status == DB_RCPT_LOCAL && job->over_quota)
 		return "over_quota";
+	if (job->r.status == DB_RCPT_NOT_HOSTED && job->relay)
+		return "relay";
 	return names[job->r.status];
 }
 
@@ -690,6 +713,9 @@ smtp_rcpt_done(struct conn *c, void *arg)
 			}
 			for (unsigned i = 0; i < job->r.ntargets; i++)
 				smtp_targets_add(s, &job->r.targets[i]);
+			/* Aliases forwarding outside: the queue. */
+			for (unsigned i = 0; i < job->r.nexternal; i++)
+				smtp_remote_add(s, job->r.external[i]);
 			if (s->nrcpt++ == 0)
 				str_lcpy(s->first_rcpt, who,
 				    sizeof(s->first_rcpt));
@@ -697,13 +723,18 @@ smtp_rcpt_done(struct conn *c, void *arg)
 			smtp_reply(s, "250 2.1.5 OK");
 			break;
 		case DB_RCPT_NOT_HOSTED:
-			if (s->srv->submission && s->auth_user[0] != '\0')
-				/* Relaying needs the outbound queue. */
-				smtp_reply(s, "451 4.3.0 <%s>: Delivery to other "
-				    "domains is not available yet", who);
-			else
+			if (!s->srv->submission || s->auth_user[0] == '\0') {
 				smtp_reply(s, "554 5.7.1 <%s>: Relay access "
 				    "denied", who);
+				break;
+			}
+			/* An authenticated user: relay through the queue. */
+			smtp_remote_add(s, who);
+			if (s->nrcpt++ == 0)
+				str_lcpy(s->first_rcpt, who,
+				    sizeof(s->first_rcpt));
+			s->state = ST_RCPT;
+			smtp_reply(s, "250 2.1.5 OK");
 			break;
 		case DB_RCPT_UNKNOWN:
 			smtp_reply(s, "550 5.1.1 <%s>: User unknown", who);
@@ -713,11 +744,6 @@ smtp_rcpt_done(struct conn *c, void *arg)
 			break;
 		case DB_RCPT_LOOP:
 			smtp_reply(s, "550 5.4.6 <%s>: Alias loop", who);
-			break;
-		case DB_RCPT_EXTERNAL:
-			/* Forwarding needs the outbound queue. */
-			smtp_reply(s, "451 4.3.0 <%s>: Forwarding is not "
-			    "available yet", who);
 			break;
 		}
 	}
@@ -778,6 +804,7 @@ smtp_cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 	str_lcpy(job->address, norm, sizeof(job->address));
 	str_lcpy(job->data_dir, s->cfg->data_dir, sizeof(job->data_dir));
 	job->size = s->declared_size;
+	job->relay = s->srv->submission && s->auth_user[0] != '\0';
 	s->job_pending = true;
 	conn_pause(s->c);
 	conn_job(s->c, smtp_rcpt_work, smtp_rcpt_done, job);
@@ -813,8 +840,10 @@ smtp_content_write(struct smtp_session *s, const char *p, size_t len)
 		s->too_big = true;
 		return;
 	}
-	for (size_t i = 0; i < len; i++)
+	for (size_t i = 0; i < len; i++) {
 		s->msg_lines += p[i] == '\n';
+		s->body_8bit = s->body_8bit || (unsigned char)p[i] >= 0x80;
+	}
 	s->msg_size += len;
 	smtp_hdrscan_feed(&s->hdrscan, p, len);
 	/* A write to the page cache; the fsync happens on a worker. */
@@ -973,6 +1002,11 @@ smtp_content_end(struct smtp_session *s, enum smtp_data_error err)
 	d->ntargets = s->ntargets;
 	d->targets = xmalloc(s->ntargets * sizeof(*d->targets));
 	memcpy(d->targets, s->targets, s->ntargets * sizeof(*d->targets));
+	d->nremote = s->nremote;
+	d->remote = xmalloc(s->nremote * sizeof(*d->remote));
+	memcpy(d->remote, s->remote, s->nremote * sizeof(*d->remote));
+	d->need_8bit = s->body_8bit;
+	d->need_utf8 = s->smtputf8;
 	s->job_pending = true;
 	conn_pause(s->c);
 	conn_job(s->c, smtp_deliver_work, smtp_deliver_done, d);
@@ -1331,6 +1365,7 @@ smtp_on_closed(struct conn *c)
 		free(s->sasl);
 	}
 	free(s->targets);
+	free(s->remote);
 	free(s->io);
 	free(s);
 	conn_ctx_set(c, NULL);

@@ -43,7 +43,7 @@ STORE_SRC := daemon/store/maildir.c daemon/store/mailbox.c
 NET_SRC := daemon/net/net.c daemon/net/tls.c daemon/net/worker.c
 SMTP_SRC := daemon/smtp/smtp_parser.c daemon/smtp/smtp_server.c \
 	daemon/smtp/delivery.c daemon/smtp/sendlimit.c daemon/smtp/queue.c \
-	daemon/smtp/client.c
+	daemon/smtp/client.c daemon/smtp/dkim.c
 DNS_SRC := daemon/dns/dns.c
 POP3_SRC := daemon/pop3/pop3_parser.c daemon/pop3/pop3_server.c
 MAIN_SRC := daemon/main.c daemon/cli.c daemon/serve.c
@@ -54,7 +54,7 @@ SRC := $(LIB_SRC) $(AUTH_SRC) $(DB_SRC) $(STORE_SRC) $(NET_SRC) \
 OBJ := $(SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/migrations.o
 
 # Unit tests: each links its module and lib/ only.
-UNIT_TESTS := smtp_parser addr password config sasl pop3_parser mailbox auth sendlimit dns smtp_client
+UNIT_TESTS := smtp_parser addr password config sasl pop3_parser mailbox auth sendlimit dns smtp_client dkim
 UNIT_smtp_parser := daemon/smtp/smtp_parser.c daemon/lib/util.c
 UNIT_addr := daemon/lib/addr.c daemon/lib/punycode.c daemon/lib/util.c
 UNIT_password := daemon/auth/password.c daemon/lib/util.c
@@ -65,7 +65,9 @@ UNIT_auth := daemon/auth/auth.c daemon/auth/password.c daemon/db/db.c \
 	daemon/lib/addr.c daemon/lib/punycode.c daemon/lib/log.c \
 	daemon/lib/util.c $(B)/gen/migrations.c
 UNIT_dns := daemon/dns/dns.c daemon/lib/util.c
-UNIT_smtp_client := daemon/smtp/client.c daemon/lib/util.c
+UNIT_smtp_client := daemon/smtp/client.c daemon/lib/base64.c daemon/lib/util.c
+UNIT_dkim := daemon/smtp/dkim.c daemon/lib/base64.c daemon/lib/buf.c \
+	daemon/lib/util.c
 UNIT_sendlimit := daemon/smtp/sendlimit.c daemon/lib/util.c
 UNIT_sasl := daemon/auth/sasl.c daemon/lib/base64.c daemon/lib/util.c
 UNIT_config := daemon/lib/config.c daemon/lib/addr.c daemon/lib/punycode.c \

@@ -18,6 +18,8 @@
 #include "db/db.h"
 #include "lib/addr.h"
 #include "lib/log.h"
+#include "smtp/delivery.h"
+#include "smtp/dkim.h"
 #include "smtp/queue.h"
 #include "store/maildir.h"
 
@@ -29,12 +31,15 @@ static const char domain_usage[] =
 "Usage: facteur domain add NAME\n"
 "       facteur domain list\n"
 "       facteur domain enable|disable NAME\n"
+"       facteur domain dkim NAME\n"
 "       facteur domain remove NAME [--force]\n"
 "\n"
 "Hosted domains. Internationalized names are stored as A-labels\n"
 "(xn--...). Mail for a disabled domain is refused (550). 'remove'\n"
 "refuses a domain that still has mailboxes or aliases unless --force is\n"
 "given (their mail stays on disk).\n"
+"'add' also creates the domain's DKIM key (dkim_key_type); 'dkim' prints\n"
+"the DNS TXT record to publish (creating the key if it is missing).\n"
 "Common options: --config FILE, --data-dir DIR.\n";
 
 static const char mailbox_usage[] =
@@ -183,6 +188,44 @@ cli_domain_print(const struct db_domain *d, void *ctx)
 	return 0;
 }
 
+/*
+ * Makes the domain's DKIM key if missing; with print, prints the TXT
+ * record to publish, its value split into strings of at most 255
+ * characters (RFC 1035 3.3.14). Returns an exit status.
+ */
+static int
+cli_domain_dkim(struct cli *cli, const char *name, bool print)
+{
+	char path[4096];
+	const char *error;
+	struct db_domain d;
+	char *txt;
+	size_t len;
+
+	if (db_domain_get(cli->db, name, &d, &error) != DB_OK)
+		return cli_fail("dkim", name, DB_NOT_FOUND, error);
+	if (delivery_dkim_key_path(cli->cfg.data_dir, name, path,
+	    sizeof(path)) < 0)
+		return cli_fail("dkim", name, DB_ERROR, "path too long");
+	if (access(path, F_OK) < 0 && dkim_key_generate(path,
+	    strcmp(cli->cfg.dkim_key_type, "ed25519") == 0 ? DKIM_ED25519 :
+	    DKIM_RSA, &error) < 0)
+		return cli_fail("dkim", name, DB_ERROR, error);
+	if (!print)
+		return 0;
+	txt = dkim_txt_record(path, &error);
+	if (txt == NULL)
+		return cli_fail("dkim", name, DB_ERROR, error);
+	printf("%s._domainkey.%s. IN TXT (", cli->cfg.dkim_selector, name);
+	len = strlen(txt);
+	for (size_t o = 0; o < len; o += 255)
+		printf(" \"%.*s\"", (int)(len - o < 255 ? len - o : 255),
+		    txt + o);
+	printf(" )\n");
+	free(txt);
+	return 0;
+}
+
 int
 cli_domain_main(int argc, char **argv)
 {
@@ -217,13 +260,15 @@ cli_domain_main(int argc, char **argv)
 		return cli_close(&cli, 0);
 	}
 	if ((strcmp(sub, "add") != 0 && strcmp(sub, "remove") != 0 &&
-	    strcmp(sub, "enable") != 0 && strcmp(sub, "disable") != 0) ||
-	    argc != 3) {
+	    strcmp(sub, "enable") != 0 && strcmp(sub, "disable") != 0 &&
+	    strcmp(sub, "dkim") != 0) || argc != 3) {
 		fputs(domain_usage, stderr);
 		return cli_close(&cli, EXIT_USAGE);
 	}
 	if (cli_domain_arg(sub, argv[2], name, sizeof(name)) < 0)
 		return cli_close(&cli, EXIT_USAGE);
+	if (strcmp(sub, "dkim") == 0)
+		return cli_close(&cli, cli_domain_dkim(&cli, name, true));
 	if (strcmp(sub, "add") == 0)
 		ret = db_domain_add(cli.db, name, &error);
 	else if (strcmp(sub, "remove") == 0)
@@ -235,6 +280,9 @@ cli_domain_main(int argc, char **argv)
 		return cli_close(&cli, cli_fail(sub, name, ret, error));
 	printf("%sd %s\n", strcmp(sub, "add") == 0 ? "adde" :
 	    strcmp(sub, "remove") == 0 ? "remove" : sub, name);
+	if (strcmp(sub, "add") == 0 && cli_domain_dkim(&cli, name, false) != 0)
+		fprintf(stderr, "facteur: warning: no DKIM key for %s yet; "
+		    "'facteur domain dkim %s' makes one\n", name, name);
 	return cli_close(&cli, 0);
 }
 

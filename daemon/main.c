@@ -216,7 +216,9 @@ app_user(const struct config *cfg)
 int
 app_data_dir_prepare(const struct config *cfg, bool drop_now)
 {
-	static const char *const subdirs[] = { "mail", "tmp", "tls", "queue" };
+	static const char *const subdirs[] = {
+		"mail", "tmp", "tls", "queue", "dkim",
+	};
 	const struct passwd *pw = NULL;
 	char path[4096];
 

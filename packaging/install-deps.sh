@@ -19,6 +19,7 @@ python3
 python3-pytest
 python3-aiosmtpd
 python3-dnslib
+python3-dkim
 swaks
 libnet-ssleay-perl
 libio-socket-ssl-perl

@@ -32,6 +32,14 @@
  *   remote_smtp_port = 25         ; port of other domains' servers
  *   remote_timeout = 300          ; seconds per outbound network step
  *   resolver =                    ; "" system, "IP" or "IP@PORT"
+ *   dkim_selector = facteur       ; DKIM selector of every domain
+ *   dkim_key_type = rsa           ; new keys: rsa (2048) or ed25519
+ *   relay_host =                  ; smarthost for all outbound mail
+ *   relay_port = 587
+ *   relay_tls = starttls          ; starttls, tls (implicit) or none
+ *   relay_verify = yes            ; verify the relay's certificate
+ *   relay_user =                  ; AUTH credentials for the relay
+ *   relay_password =              ; (printed masked by --check-config)
  *   log_level = info              ; debug, info, warn or error
  *   plaintext_auth_networks = 127.0.0.0/8, ::1/128
  *                                 ; CIDRs separated by commas or blanks,
@@ -157,6 +165,15 @@ static const struct config_key config_keys[] = {
 	KEY_UINT(remote_smtp_port, 1, 65535),
 	KEY_UINT(remote_timeout, 1, 3600),
 	KEY_STR(resolver, CONFIG_T_PATH_OPT),
+	KEY_STR(dkim_selector, CONFIG_T_STRING),
+	KEY_STR(dkim_key_type, CONFIG_T_STRING),
+	KEY_STR(relay_host, CONFIG_T_PATH_OPT),
+	KEY_UINT(relay_port, 1, 65535),
+	KEY_STR(relay_tls, CONFIG_T_STRING),
+	{ "relay_verify", CONFIG_T_BOOL, offsetof(struct config, relay_verify),
+	    0, 0, 0 },
+	KEY_STR(relay_user, CONFIG_T_PATH_OPT),
+	KEY_STR(relay_password, CONFIG_T_PATH_OPT),
 	KEY_STR(log_level, CONFIG_T_LOG_LEVEL),
 	{ "plaintext_auth_networks", CONFIG_T_NETS,
 	    offsetof(struct config, plaintext_auth_networks), 0, 0, 0 },
@@ -255,6 +272,11 @@ config_init(struct config *cfg)
 	cfg->queue_lifetime = 432000;
 	cfg->remote_smtp_port = 25;
 	cfg->remote_timeout = 300;
+	str_lcpy(cfg->dkim_selector, "facteur", sizeof(cfg->dkim_selector));
+	str_lcpy(cfg->dkim_key_type, "rsa", sizeof(cfg->dkim_key_type));
+	cfg->relay_port = 587;
+	str_lcpy(cfg->relay_tls, "starttls", sizeof(cfg->relay_tls));
+	cfg->relay_verify = true;
 	str_lcpy(cfg->log_level, "info", sizeof(cfg->log_level));
 	for (size_t i = 0; i < SVC_COUNT; i++) {
 		struct config_listener *l = &cfg->listeners[i];
@@ -839,6 +861,24 @@ config_validate(const struct config *cfg, char **error_r)
 			}
 		}
 	}
+	if (strcmp(cfg->dkim_key_type, "rsa") != 0 &&
+	    strcmp(cfg->dkim_key_type, "ed25519") != 0) {
+		*error_r = xasprintf("key 'dkim_key_type': expected rsa or "
+		    "ed25519");
+		return -1;
+	}
+	if (strcmp(cfg->relay_tls, "starttls") != 0 &&
+	    strcmp(cfg->relay_tls, "tls") != 0 &&
+	    strcmp(cfg->relay_tls, "none") != 0) {
+		*error_r = xasprintf("key 'relay_tls': expected starttls, tls "
+		    "or none");
+		return -1;
+	}
+	if (cfg->relay_user[0] != '\0' && strcmp(cfg->relay_tls, "none") == 0) {
+		*error_r = xasprintf("key 'relay_user': credentials need "
+		    "relay_tls = starttls or tls");
+		return -1;
+	}
 	return 0;
 }
 
@@ -902,6 +942,9 @@ config_value_print(const struct config_key *key, const void *base,
 	case CONFIG_T_ADDRESS:
 		if (field[0] == '\0')
 			fprintf(out, "%s =\n", key->name);
+		else if (strcmp(key->name, "relay_password") == 0)
+			/* a secret: shown as set, never printed */
+			fprintf(out, "# %s = (set, not shown)\n", key->name);
 		else
 			fprintf(out, "%s = %s\n", key->name, field);
 		break;

@@ -70,6 +70,16 @@ struct config {
 	unsigned remote_smtp_port;	/* default 25 */
 	unsigned remote_timeout;	/* seconds per network step, 300 */
 	char resolver[64];		/* "" system, or "IP" / "IP@PORT" */
+	/* DKIM (RFC 6376) */
+	char dkim_selector[64];		/* default "facteur" */
+	char dkim_key_type[16];		/* "rsa" (default) or "ed25519" */
+	/* Relay host (smarthost): all outbound mail goes there when set */
+	char relay_host[256];		/* "" none */
+	unsigned relay_port;		/* default 587 */
+	char relay_tls[16];		/* "starttls" (default), "tls", "none" */
+	bool relay_verify;		/* verify its certificate, default yes */
+	char relay_user[256];
+	char relay_password[256];	/* never printed */
 	char log_level[16];		/* "debug", "info", "warn", "error" */
 	struct config_net plaintext_auth_networks[CONFIG_MAX_NETS];
 	unsigned plaintext_auth_networks_count;	/* default 0: none */

@@ -603,6 +603,12 @@ conn_close(struct conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	/* The session is over: its slot is free for the client's next
+	 * connection even while the last reply is still being sent. */
+	if (c->counted) {
+		net_slot_release(c->net, c->peer_str);
+		c->counted = false;
+	}
 	if (c->bev == NULL) {
 		c->teardown_wanted = true;
 		conn_schedule(c);

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -21,7 +22,10 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
+#include "lib/base64.h"
 #include "lib/util.h"
 #include "smtp/client.h"
 
@@ -29,6 +33,9 @@
 #define SMTP_CLIENT_CHUNK 65536
 /* Longest address we send; RFC 5321 4.5.3.1.3 allows 256 octets. */
 #define SMTP_CLIENT_ADDR_MAX 512
+
+_Static_assert(BASE64_ENCODED_SIZE(2 * SMTP_CLIENT_AUTH_FIELD_MAX + 2) <=
+    SMTP_CLIENT_AUTH_PLAIN_MAX, "SMTP_CLIENT_AUTH_PLAIN_MAX too small");
 
 struct smtp_client_session {
 	const struct smtp_client_req *req;
@@ -143,6 +150,28 @@ smtp_client_reply_parse(struct smtp_client_reply *r, const char *buf,
 	return 0;
 }
 
+/* RFC 4954 3: the SASL mechanisms after "AUTH", separated by spaces. */
+static void
+smtp_client_ext_auth(struct smtp_client_ext *ext, const char *s, size_t len)
+{
+	size_t p = 0, wlen;
+
+	for (;;) {
+		while (p < len && s[p] == ' ')
+			p++;
+		if (p == len)
+			break;
+		wlen = 0;
+		while (p + wlen < len && s[p + wlen] != ' ')
+			wlen++;
+		if (str_ieq_n(s + p, wlen, "PLAIN"))
+			ext->auth_plain = true;
+		else if (str_ieq_n(s + p, wlen, "LOGIN"))
+			ext->auth_login = true;
+		p += wlen;
+	}
+}
+
 void
 smtp_client_ext_parse(struct smtp_client_ext *ext, const char *s, size_t len)
 {
@@ -151,7 +180,12 @@ smtp_client_ext_parse(struct smtp_client_ext *ext, const char *s, size_t len)
 
 	while (klen < len && s[klen] != ' ')
 		klen++;
-	if (str_ieq_n(s, klen, "STARTTLS"))
+	if (str_ieq_n(s, klen, "AUTH"))
+		smtp_client_ext_auth(ext, s + klen, len - klen);
+	else if (klen > 5 && str_ieq_n(s, 5, "AUTH="))
+		/* the pre-RFC 4954 form some servers still send */
+		smtp_client_ext_auth(ext, s + 5, len - 5);
+	else if (str_ieq_n(s, klen, "STARTTLS"))
 		ext->starttls = true;
 	else if (str_ieq_n(s, klen, "PIPELINING"))
 		ext->pipelining = true;
@@ -236,6 +270,26 @@ smtp_client_body_end(struct smtp_client_body *b, char *out)
 	return o + 3;
 }
 
+int
+smtp_client_auth_plain(const char *user, const char *password, char *out)
+{
+	unsigned char raw[2 * SMTP_CLIENT_AUTH_FIELD_MAX + 2];
+	size_t ulen = strlen(user), plen = strlen(password);
+
+	out[0] = '\0';
+	if (ulen == 0 || ulen > SMTP_CLIENT_AUTH_FIELD_MAX || plen == 0 ||
+	    plen > SMTP_CLIENT_AUTH_FIELD_MAX)
+		return -1;
+	/* RFC 4616 2: [authzid] NUL authcid NUL passwd */
+	raw[0] = '\0';
+	memcpy(raw + 1, user, ulen);
+	raw[1 + ulen] = '\0';
+	memcpy(raw + 2 + ulen, password, plen);
+	base64_encode(raw, ulen + plen + 2, out);
+	mem_wipe(raw, sizeof(raw));
+	return 0;
+}
+
 /*
  * Results.
  */
@@ -296,8 +350,10 @@ smtp_client_ssl_init(void)
 	if (ctx == NULL)
 		return;
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	/* certificates are not verified yet (see client.h) */
+	/* verified only when the request names the host (see client.h) */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	/* a failure here shows as a failed verification later */
+	(void)SSL_CTX_set_default_verify_paths(ctx);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	smtp_client_ssl_ctx = ctx;
@@ -605,11 +661,35 @@ smtp_client_connect(struct smtp_client_session *s)
 	return 0;
 }
 
+/* Asks for the certificate chain and host name check (RFC 6125 via
+ * OpenSSL; an address literal is checked against IP SANs) and sends the
+ * name as SNI. */
 static int
-smtp_client_starttls(struct smtp_client_session *s)
+smtp_client_tls_verify_setup(struct smtp_client_session *s)
 {
+	const char *name = s->req->tls_verify_name;
+	unsigned char ip[16];
+
+	/* RFC 6066 3: no address literal in SNI */
+	if (inet_pton(AF_INET, name, ip) != 1 &&
+	    inet_pton(AF_INET6, name, ip) != 1 &&
+	    SSL_set_tlsext_host_name(s->ssl, name) != 1)
+		return -1;
+	if (SSL_set1_host(s->ssl, name) != 1)
+		return -1;
+	SSL_set_hostflags(s->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	SSL_set_verify(s->ssl, SSL_VERIFY_PEER, NULL);
+	return 0;
+}
+
+/* The TLS handshake, after STARTTLS or from the first byte. */
+static int
+smtp_client_tls_start(struct smtp_client_session *s)
+{
+	const char *name = s->req->tls_verify_name;
 	int64_t deadline;
 	short events = POLLIN;
+	long verr;
 	int ret;
 
 	pthread_once(&smtp_client_ssl_once, smtp_client_ssl_init);
@@ -617,7 +697,7 @@ smtp_client_starttls(struct smtp_client_session *s)
 		return smtp_client_fail(s, 0,
 		    "TLS handshake failed: no TLS context");
 	/* RFC 3207 4.2 (and CVE-2011-0411): nothing may follow the 220
-	 * in plain text */
+	 * in plain text; with implicit TLS nothing was read yet */
 	if (s->inlen > 0)
 		return smtp_client_fail(s, 0, "TLS handshake failed: "
 		    "server sent data after its STARTTLS reply");
@@ -625,6 +705,9 @@ smtp_client_starttls(struct smtp_client_session *s)
 	if (s->ssl == NULL || SSL_set_fd(s->ssl, s->fd) != 1)
 		return smtp_client_fail(s, 0,
 		    "TLS handshake failed: SSL_new failed");
+	if (name != NULL && smtp_client_tls_verify_setup(s) < 0)
+		return smtp_client_fail(s, 0, "TLS handshake failed: "
+		    "cannot set up verification of %s", name);
 	SSL_set_connect_state(s->ssl);
 	s->step = "during the TLS handshake";
 	deadline = smtp_client_deadline(s);
@@ -636,11 +719,30 @@ smtp_client_starttls(struct smtp_client_session *s)
 			break;
 		if (smtp_client_ssl_retry(s, ret, &events) < 0 ||
 		    smtp_client_wait(s, events, deadline) < 0) {
+			verr = SSL_get_verify_result(s->ssl);
 			SSL_free(s->ssl);
 			s->ssl = NULL;
 			s->broken = true;
+			if (name != NULL && verr != X509_V_OK)
+				return smtp_client_fail(s, 0, "TLS "
+				    "certificate verification failed for "
+				    "%s: %s", name,
+				    X509_verify_cert_error_string(verr));
 			return smtp_client_fail(s, 0,
 			    "TLS handshake failed: %s", s->err);
+		}
+	}
+	/* belt and braces: SSL_VERIFY_PEER already ended the handshake */
+	if (name != NULL) {
+		verr = SSL_get_verify_result(s->ssl);
+		if (SSL_get0_peer_certificate(s->ssl) == NULL ||
+		    verr != X509_V_OK) {
+			s->broken = true;
+			return smtp_client_fail(s, 0, "TLS certificate "
+			    "verification failed for %s: %s", name,
+			    verr != X509_V_OK ?
+			    X509_verify_cert_error_string(verr) :
+			    "no certificate");
 		}
 	}
 	str_lcpy(s->res->tls_version, SSL_get_version(s->ssl),
@@ -678,6 +780,116 @@ smtp_client_ehlo(struct smtp_client_session *s, struct smtp_client_ext *ext)
 	if (r.code / 100 != 2)
 		return smtp_client_fail_reply(s, "HELO refused", &r);
 	return 0;
+}
+
+/* Sends a line that holds credentials, wipes it, reads the reply. */
+static int
+smtp_client_auth_send(struct smtp_client_session *s, const char *step,
+    char *line, size_t len, struct smtp_client_reply *r)
+{
+	int rc;
+
+	s->step = step;
+	rc = smtp_client_write(s, line, len);
+	mem_wipe(line, len);
+	if (rc < 0)
+		return -1;
+	return smtp_client_read_reply(s, r);
+}
+
+/* Writes base64 of a credential and CRLF into line; returns the length. */
+static size_t
+smtp_client_auth_field(const char *field, char *line)
+{
+	size_t len = base64_encode(field, strlen(field), line);
+
+	memcpy(line + len, "\r\n", 2);
+	return len + 2;
+}
+
+/*
+ * RFC 4954 4: AUTH PLAIN with an initial response, or LOGIN when only
+ * that is offered. Returns 0 once authenticated, -1 with the results set.
+ * Neither the credentials nor their encoding reach any text.
+ */
+static int
+smtp_client_auth(struct smtp_client_session *s,
+    const struct smtp_client_ext *ext)
+{
+	static const char plain[] = "AUTH PLAIN ";
+	const struct smtp_client_req *req = s->req;
+	struct smtp_client_reply r, cancel_r;
+	char line[sizeof(plain) + SMTP_CLIENT_AUTH_PLAIN_MAX + 2];
+	size_t len;
+	int rc;
+
+	/* RFC 4954 4 and RFC 8314: never in the clear */
+	if (s->ssl == NULL)
+		return smtp_client_fail(s, 0,
+		    "refusing to send credentials without TLS");
+	if (ext->auth_plain) {
+		memcpy(line, plain, sizeof(plain) - 1);
+		if (smtp_client_auth_plain(req->auth_user,
+		    req->auth_password, line + sizeof(plain) - 1) < 0) {
+			mem_wipe(line, sizeof(line));
+			return smtp_client_fail(s, 0,
+			    "bad relay credentials");
+		}
+		len = strlen(line);
+		memcpy(line + len, "\r\n", 2);
+		rc = smtp_client_auth_send(s, "after AUTH", line, len + 2,
+		    &r);
+	} else if (ext->auth_login) {
+		rc = smtp_client_command(s, "after AUTH", "AUTH LOGIN\r\n",
+		    &r);
+		if (rc == 0 && r.code == 334) {
+			len = smtp_client_auth_field(req->auth_user, line);
+			rc = smtp_client_auth_send(s,
+			    "after the AUTH user name", line, len, &r);
+		}
+		if (rc == 0 && r.code == 334) {
+			len = smtp_client_auth_field(req->auth_password, line);
+			rc = smtp_client_auth_send(s,
+			    "after the AUTH password", line, len, &r);
+		}
+	} else {
+		return smtp_client_fail(s, 0,
+		    "relay offers neither AUTH PLAIN nor AUTH LOGIN");
+	}
+	mem_wipe(line, sizeof(line));
+	if (rc < 0)
+		return smtp_client_fail(s, 0, "%s", s->err);
+	if (r.code == 235)
+		return 0;
+	if (r.code == 334) {
+		/* RFC 4954 4: a challenge we have no answer for */
+		if (smtp_client_command(s, "after cancelling AUTH", "*\r\n",
+		    &cancel_r) < 0)
+			return smtp_client_fail(s, 0, "%s", s->err);
+		return smtp_client_fail(s, 0, "relay authentication failed: "
+		    "unexpected challenge");
+	}
+	/* a wrong password is fixed by the operator: keep the mail */
+	if (r.code / 100 == 5)
+		return smtp_client_fail(s, 454, "4.7.0 relay authentication "
+		    "failed: %d %s", r.code, r.text);
+	if (r.code / 100 == 4)
+		return smtp_client_fail_reply(s, "relay authentication failed",
+		    &r);
+	return smtp_client_fail(s, 0, "relay authentication failed: "
+	    "unexpected reply %d %s", r.code, r.text);
+}
+
+/* RFC 4616 2: 1 to 255 octets. */
+static bool
+smtp_client_auth_field_ok(const char *field)
+{
+	size_t len;
+
+	if (field == NULL)
+		return false;
+	len = strlen(field);
+	return len > 0 && len <= SMTP_CLIENT_AUTH_FIELD_MAX;
 }
 
 /* Octets on the wire (RFC 1870 3: SIZE counts CRLF line ends): the file
@@ -894,6 +1106,8 @@ smtp_client_deliver(const struct smtp_client_req *req,
 	struct smtp_client_reply r;
 	struct smtp_client_ext ext;
 	uint64_t wire_size = 0;
+	/* a certificate to verify means TLS is not optional */
+	bool need_tls = req->require_tls || req->tls_verify_name != NULL;
 	int ret = -1;
 
 	memset(result, 0, sizeof(*result));
@@ -927,7 +1141,19 @@ smtp_client_deliver(const struct smtp_client_req *req,
 			smtp_client_set_rcpt(s, i, 553,
 			    "5.1.3 bad recipient address");
 
+	if (req->auth_user != NULL &&
+	    (!smtp_client_auth_field_ok(req->auth_user) ||
+	    !smtp_client_auth_field_ok(req->auth_password))) {
+		smtp_client_fail(s, 0, "bad relay credentials: user name and "
+		    "password need 1 to %d octets",
+		    SMTP_CLIENT_AUTH_FIELD_MAX);
+		goto out;
+	}
+
 	if (smtp_client_connect(s) < 0)
+		goto out;
+	/* RFC 8314 3.3: TLS from the first byte */
+	if (req->implicit_tls && smtp_client_tls_start(s) < 0)
 		goto out;
 
 	/* RFC 5321 3.1: the greeting */
@@ -945,28 +1171,34 @@ smtp_client_deliver(const struct smtp_client_req *req,
 		goto quit;
 
 	/* RFC 3207: opportunistic STARTTLS */
-	if (ext.starttls) {
+	if (req->implicit_tls) {
+		/* already TLS */
+	} else if (ext.starttls) {
 		if (smtp_client_command(s, "after STARTTLS", "STARTTLS\r\n",
 		    &r) < 0) {
 			smtp_client_fail(s, 0, "%s", s->err);
 			goto out;
 		}
 		if (r.code == 220) {
-			if (smtp_client_starttls(s) < 0)
+			if (smtp_client_tls_start(s) < 0)
 				goto out;
 			/* RFC 3207 4.2: forget what was said before TLS */
 			if (smtp_client_ehlo(s, &ext) < 0)
 				goto quit;
-		} else if (req->require_tls) {
+		} else if (need_tls) {
 			smtp_client_fail(s, 0, "TLS required but STARTTLS "
 			    "was refused: %d %s", r.code, r.text);
 			goto quit;
 		}
-	} else if (req->require_tls) {
+	} else if (need_tls) {
 		smtp_client_fail(s, 0,
 		    "TLS required but the server does not offer STARTTLS");
 		goto quit;
 	}
+
+	/* RFC 4954: on the TLS session, after its EHLO */
+	if (req->auth_user != NULL && smtp_client_auth(s, &ext) < 0)
+		goto quit;
 
 	/* RFC 6531 3.4 and RFC 6152: no downgrade of the message */
 	if (req->need_smtputf8 && !ext.smtputf8) {

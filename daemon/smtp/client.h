@@ -13,6 +13,11 @@
  * PIPELINING of MAIL/RCPT/DATA when offered, per-recipient results, and
  * the message sent from the spool file with LF turned into CRLF and dots
  * stuffed.
+ *
+ * For a relay host (smarthost) the request may also ask for TLS from the
+ * first byte (RFC 8314, port 465), certificate verification against the
+ * system trust store and a host name, and AUTH PLAIN (or LOGIN when only
+ * that is offered; RFC 4954) once the session is TLS-protected.
  */
 #ifndef FACTEUR_SMTP_CLIENT_H
 #define FACTEUR_SMTP_CLIENT_H
@@ -35,6 +40,24 @@ struct smtp_client_req {
 	bool need_smtputf8;		/* an address or header is UTF-8 */
 	unsigned timeout;		/* seconds per network step */
 	bool require_tls;		/* refuse to send without STARTTLS */
+	/* Relay host (smarthost); zero/NULL for a plain MX delivery. */
+	bool implicit_tls;		/* TLS from byte one (RFC 8314) */
+	/*
+	 * Verify the certificate chain against the system trust store and
+	 * this host name (also sent as SNI); NULL: no verification. A
+	 * failed verification, or no TLS at all, is a session failure with
+	 * code 0.
+	 */
+	const char *tls_verify_name;
+	/*
+	 * AUTH after TLS and EHLO (NULL: none). Credentials are never sent
+	 * without TLS (code 0), nor put in any result text. A refusal
+	 * (535, 5xx) sets every recipient to 454 "4.7.0 relay
+	 * authentication failed: ..." so that mail waits while the operator
+	 * fixes the password; 4xx is temporary as usual.
+	 */
+	const char *auth_user;
+	const char *auth_password;
 };
 
 /* The outcome for one recipient, or for all when the session failed
@@ -82,6 +105,8 @@ struct smtp_client_ext {
 	bool pipelining;
 	bool eightbitmime;
 	bool smtputf8;
+	bool auth_plain;		/* RFC 4954: AUTH with PLAIN */
+	bool auth_login;		/* AUTH with LOGIN */
 };
 
 struct smtp_client_reply {
@@ -110,9 +135,25 @@ int smtp_client_reply_parse(struct smtp_client_reply *r, const char *buf,
     size_t len, size_t *used_r);
 
 /* Records the keyword of one EHLO line (the text after "250-" or
- * "250 ") in ext; unknown keywords are ignored. */
+ * "250 ") in ext; unknown keywords are ignored. "AUTH mech..." and the
+ * old "AUTH=mech..." both list SASL mechanisms. */
 void smtp_client_ext_parse(struct smtp_client_ext *ext, const char *s,
     size_t len);
+
+/* RFC 4616 2: authcid and passwd are 1 to 255 octets. */
+#define SMTP_CLIENT_AUTH_FIELD_MAX 255
+/* base64 of "\0" user "\0" password, with the NUL */
+#define SMTP_CLIENT_AUTH_PLAIN_MAX 688
+
+/*
+ * The AUTH PLAIN initial response (RFC 4616, RFC 4954 4): base64 of
+ * "\0user\0password" (no authorization identity) into out, which holds
+ * SMTP_CLIENT_AUTH_PLAIN_MAX bytes, NUL-terminated. Returns 0, or -1 when
+ * user or password is empty or longer than SMTP_CLIENT_AUTH_FIELD_MAX.
+ * The caller wipes out after use.
+ */
+int smtp_client_auth_plain(const char *user, const char *password,
+    char *out);
 
 /*
  * The DATA encoder (RFC 5321 4.5.2): LF becomes CRLF (a stored CRLF stays

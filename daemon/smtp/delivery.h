@@ -29,6 +29,10 @@ struct delivery {
 	unsigned nremote;
 	char (*remote)[ADDR_MAX + 1];
 	bool need_8bit, need_utf8;
+	/* DKIM: sign the queued copy for this domain with this selector
+	 * (submission only; "" not at all). */
+	char dkim_domain[ADDR_DOMAIN_MAX + 1];
+	const char *dkim_selector;
 	/* out */
 	unsigned delivered;
 	bool failed;
@@ -39,6 +43,10 @@ struct delivery {
  * recipients (smtp/queue.h); sets delivered/failed/error. Worker thread. */
 void delivery_run(struct delivery *d);
 void delivery_free(struct delivery **d);
+
+/* Path of a domain's DKIM key: DATA_DIR/dkim/DOMAIN.pem. 0 or -1. */
+int delivery_dkim_key_path(const char *data_dir, const char *domain,
+    char *out, size_t outsize);
 
 /* Opens an anonymous spool file for a message body under data_dir/tmp
  * (O_TMPFILE: nothing to clean up after a crash). fd or -1. */

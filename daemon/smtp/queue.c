@@ -1,5 +1,7 @@
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,6 +330,45 @@ queue_record(struct db *db, const struct queue_group *g, unsigned i,
 	    "reply=\"%.200s\"", g->id, g->rcpts[i], status, attempts, text);
 }
 
+/* The relay host's addresses (getaddrinfo: it is usually one name in
+ * /etc/hosts or the system's DNS). DNS_OK or DNS_TEMPFAIL. */
+static enum dns_result
+queue_relay_targets(const char *host, struct dns_target *targets,
+    unsigned *count_r, const char **error_r)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	unsigned n = 0;
+	int rc = getaddrinfo(host, NULL, &hints, &res);
+
+	if (rc != 0) {
+		*error_r = gai_strerror(rc);
+		return DNS_TEMPFAIL;
+	}
+	for (ai = res; ai != NULL && n < DNS_MAX_TARGETS; ai = ai->ai_next) {
+		struct dns_target *t = &targets[n];
+		const void *a;
+
+		if (ai->ai_family == AF_INET)
+			a = &((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+		else if (ai->ai_family == AF_INET6)
+			a = &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+		else
+			continue;
+		str_lcpy(t->host, host, sizeof(t->host));
+		t->family = ai->ai_family;
+		if (inet_ntop(ai->ai_family, a, t->addr_text,
+		    sizeof(t->addr_text)) != NULL)
+			n++;
+	}
+	freeaddrinfo(res);
+	*count_r = n;
+	if (n == 0) {
+		*error_r = "relay host has no address";
+		return DNS_TEMPFAIL;
+	}
+	return DNS_OK;
+}
+
 static void
 queue_attempt(struct queue_group *g, struct db *db, int spool_fd)
 {
@@ -341,11 +382,18 @@ queue_attempt(struct queue_group *g, struct db *db, int spool_fd)
 	time_t now = time(NULL);
 	enum dns_result dr;
 	int code = 0;
+	bool relay = cfg->relay_host[0] != '\0';
 
-	if (queue_dns == NULL)
-		queue_dns = dns_ctx_new(cfg->resolver, &error);
-	dr = queue_dns == NULL ? DNS_TEMPFAIL : dns_mail_targets(queue_dns,
-	    g->domain, targets, &ntargets, &error);
+	if (relay) {
+		dr = queue_relay_targets(cfg->relay_host, targets, &ntargets,
+		    &error);
+	} else {
+		if (queue_dns == NULL)
+			queue_dns = dns_ctx_new(cfg->resolver, &error);
+		dr = queue_dns == NULL ? DNS_TEMPFAIL :
+		    dns_mail_targets(queue_dns, g->domain, targets, &ntargets,
+		    &error);
+	}
 	if (dr != DNS_OK) {
 		code = dr == DNS_TEMPFAIL ? 451 : 550;
 		str_printf(text, sizeof(text), "%d %s DNS lookup for %s: %s",
@@ -362,7 +410,7 @@ queue_attempt(struct queue_group *g, struct db *db, int spool_fd)
 		struct smtp_client_req req = {
 			.helo_name = cfg->hostname,
 			.addr_text = targets[t].addr_text,
-			.port = cfg->remote_smtp_port,
+			.port = relay ? cfg->relay_port : cfg->remote_smtp_port,
 			.mail_from = g->sender,
 			.rcpts = rcpts,
 			.nrcpts = g->nrcpts,
@@ -371,6 +419,18 @@ queue_attempt(struct queue_group *g, struct db *db, int spool_fd)
 			.need_8bitmime = g->need_8bit,
 			.need_smtputf8 = g->need_utf8,
 			.timeout = cfg->remote_timeout,
+			/* A relay host: TLS as configured, credentials, and
+			 * its certificate checked against its name. */
+			.require_tls = relay &&
+			    strcmp(cfg->relay_tls, "none") != 0,
+			.implicit_tls = relay &&
+			    strcmp(cfg->relay_tls, "tls") == 0,
+			.auth_user = relay && cfg->relay_user[0] != '\0' ?
+			    cfg->relay_user : NULL,
+			.auth_password = relay && cfg->relay_user[0] != '\0' ?
+			    cfg->relay_password : NULL,
+			.tls_verify_name = relay && cfg->relay_verify ?
+			    cfg->relay_host : NULL,
 		};
 
 		memset(res, 0, sizeof(*res));

@@ -1001,12 +1001,25 @@ smtp_content_end(struct smtp_session *s, enum smtp_data_error err)
 	d->received = smtp_received_header(s);
 	d->ntargets = s->ntargets;
 	d->targets = xmalloc(s->ntargets * sizeof(*d->targets));
-	memcpy(d->targets, s->targets, s->ntargets * sizeof(*d->targets));
+	if (s->ntargets > 0)
+		memcpy(d->targets, s->targets,
+		    s->ntargets * sizeof(*d->targets));
 	d->nremote = s->nremote;
 	d->remote = xmalloc(s->nremote * sizeof(*d->remote));
-	memcpy(d->remote, s->remote, s->nremote * sizeof(*d->remote));
+	if (s->nremote > 0)
+		memcpy(d->remote, s->remote, s->nremote * sizeof(*d->remote));
 	d->need_8bit = s->body_8bit;
 	d->need_utf8 = s->smtputf8;
+	if (s->srv->submission && s->auth_user[0] != '\0') {
+		/* RFC 6376: signed for the sender's (hosted) domain. */
+		const char *at = strrchr(s->mail_from, '@');
+
+		if (at != NULL)
+			str_lcpy(d->dkim_domain, at + 1,
+			    sizeof(d->dkim_domain));
+		str_lower(d->dkim_domain);
+		d->dkim_selector = s->cfg->dkim_selector;
+	}
 	s->job_pending = true;
 	conn_pause(s->c);
 	conn_job(s->c, smtp_deliver_work, smtp_deliver_done, d);

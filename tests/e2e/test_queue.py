@@ -283,3 +283,85 @@ def test_kill9_with_queued_message_delivers_after_restart(world,
     assert len(world["handler"].messages) == 1    # exactly once
     assert msgs[0][1] == ["late@remote.test"]
     _wait_queue_empty(fx)
+
+
+def _dkim_txt(fx, domain):
+    """The TXT record value `facteur domain dkim` prints, joined."""
+    out = fx.cli_ok("domain", "dkim", domain).stdout
+    assert out.startswith("facteur._domainkey.%s. IN TXT (" % domain), out
+    parts = out[out.index("(") + 1:out.rindex(")")].split('"')[1::2]
+    assert all(len(p) <= 255 for p in parts)
+    return "".join(parts).encode()
+
+
+@pytest.mark.parametrize("key_type", ["rsa", "ed25519"])
+def test_dkim_signature_verifies(world, facteur_factory, key_type):
+    import dkim
+    world["handler"].messages.clear()
+    fx = facteur_factory(_settings(world, dkim_key_type=key_type),
+                         domain=False)
+    fx.cli_ok("domain", "add", "example.com")
+    txt = _dkim_txt(fx, "example.com")
+    assert (b"k=ed25519" in txt) == (key_type == "ed25519")
+    user = fx.add_mailbox(password=PASSWORD)
+    body = (b"From: Me <%s>\r\nTo: <x@remote.test>\r\nSubject: signed  \r\n"
+            b"\tfolded\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+            b"Hello  with\ttabs \r\n.leading dot\r\n\r\n\r\n" % user.encode())
+    assert _send(fx, user, ["x@remote.test"], body) == {}
+    msg = world["handler"].wait(1)[0][2]
+    assert msg.startswith(b"DKIM-Signature: v=1; a=%s-sha256;"
+                          % (b"rsa" if key_type == "rsa" else b"ed25519"))
+
+    def dnsfunc(name, timeout=5):
+        assert name == b"facteur._domainkey.example.com."
+        return txt
+    assert dkim.verify(msg, dnsfunc=dnsfunc)
+    # a changed body no longer verifies (the check can fail)
+    assert not dkim.verify(msg.replace(b"Hello", b"Jello"),
+                           dnsfunc=dnsfunc)
+
+
+def test_relay_host_with_auth(world, facteur_factory, tmp_path):
+    """All outbound mail through a smarthost: STARTTLS, then AUTH."""
+    import subprocess
+    from aiosmtpd.smtp import AuthResult
+    key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-subj", "/CN=localhost", "-keyout", str(key),
+                    "-out", str(cert), "-days", "1"], check=True,
+                   capture_output=True)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(str(cert), str(key))
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = (auth_data.login == b"relayuser" and
+              auth_data.password == b"relay secret")
+        logins.append((mechanism, ok))
+        return AuthResult(success=ok)
+
+    handler = _Handler()
+    port = _free_port()
+    ctl = Controller(handler, hostname="127.0.0.1", port=port,
+                     authenticator=authenticator, auth_require_tls=True,
+                     tls_context=tls, require_starttls=True)
+    ctl.start()
+    try:
+        fx = facteur_factory(_settings(
+            world, relay_host="127.0.0.1", relay_port=str(port),
+            relay_tls="starttls", relay_verify="no",
+            relay_user="relayuser", relay_password="relay secret"))
+        user = fx.add_mailbox(password=PASSWORD)
+        # any domain, even one without MX: the relay takes it
+        assert _send(fx, user, ["x@missing.test"]) == {}
+        msgs = handler.wait(1)
+        assert msgs[0][1] == ["x@missing.test"]
+        assert logins and logins[-1][1] is True
+        _wait_queue_empty(fx)
+        # the password never reaches the log or --check-config
+        assert "relay secret" not in fx.log_text()
+        r = fx.cli_ok("serve", "--check-config")
+        assert "relay secret" not in r.stdout
+    finally:
+        ctl.stop()

@@ -1,9 +1,10 @@
-/* Unit tests: the outbound SMTP client's reply parser, EHLO keywords and
- * DATA encoder. */
+/* Unit tests: the outbound SMTP client's reply parser, EHLO keywords,
+ * AUTH PLAIN initial response and DATA encoder. */
 #include "t.h"
 
 #include <stdlib.h>
 
+#include "lib/base64.h"
 #include "lib/util.h"
 #include "smtp/client.h"
 
@@ -151,6 +152,7 @@ test_ehlo(void)
 	CHECK(r.ext.size && r.ext.size_limit == 1000000);
 	CHECK(r.ext.starttls && r.ext.pipelining && r.ext.eightbitmime &&
 	    r.ext.smtputf8);
+	CHECK(r.ext.auth_plain && !r.ext.auth_login);
 
 	/* the first line is the server's name, not a keyword */
 	in = "250-STARTTLS\r\n250 SIZE\r\n";
@@ -175,6 +177,71 @@ test_ehlo(void)
 	CHECK(!e.starttls && !e.eightbitmime);
 	smtp_client_ext_parse(&e, "8bitmime", 8);
 	CHECK(e.eightbitmime);
+
+	/* RFC 4954 3: AUTH and its mechanisms */
+	in = "250-mx.example\r\n250-AUTH LOGIN PLAIN CRAM-MD5\r\n250 OK\r\n";
+	smtp_client_reply_init(&r);
+	CHECK(smtp_client_reply_parse(&r, in, strlen(in), &used) == 1);
+	CHECK(r.ext.auth_plain && r.ext.auth_login);
+	memset(&e, 0, sizeof(e));
+	smtp_client_ext_parse(&e, "AUTH login", 10);
+	CHECK(e.auth_login && !e.auth_plain);
+	memset(&e, 0, sizeof(e));
+	smtp_client_ext_parse(&e, "AUTH  CRAM-MD5  plain ", 22);
+	CHECK(e.auth_plain && !e.auth_login);
+	/* the old form */
+	memset(&e, 0, sizeof(e));
+	smtp_client_ext_parse(&e, "AUTH=PLAIN LOGIN", 16);
+	CHECK(e.auth_plain && e.auth_login);
+	/* no mechanisms, look-alikes */
+	memset(&e, 0, sizeof(e));
+	smtp_client_ext_parse(&e, "AUTH", 4);
+	smtp_client_ext_parse(&e, "AUTH=", 5);
+	smtp_client_ext_parse(&e, "AUTHX PLAIN", 11);
+	smtp_client_ext_parse(&e, "AUTH PLAINX LOGINX XPLAIN", 25);
+	smtp_client_ext_parse(&e, "XAUTH PLAIN LOGIN", 17);
+	CHECK(!e.auth_plain && !e.auth_login);
+	/* only the slice counts */
+	smtp_client_ext_parse(&e, "AUTH PLAIN", 9);
+	CHECK(!e.auth_plain);
+}
+
+static void
+test_auth_plain(void)
+{
+	char out[SMTP_CLIENT_AUTH_PLAIN_MAX];
+	char field[SMTP_CLIENT_AUTH_FIELD_MAX + 2];
+	unsigned char raw[SMTP_CLIENT_AUTH_PLAIN_MAX];
+	long n;
+
+	/* RFC 4616 2: base64 of NUL user NUL password */
+	CHECK(smtp_client_auth_plain("user", "pass", out) == 0);
+	CHECK_STREQ(out, "AHVzZXIAcGFzcw==");
+	/* RFC 4616 4 example: authcid tim, passwd tanstaaftanstaaf */
+	CHECK(smtp_client_auth_plain("tim", "tanstaaftanstaaf", out) == 0);
+	CHECK_STREQ(out, "AHRpbQB0YW5zdGFhZnRhbnN0YWFm");
+	/* UTF-8 and punctuation pass through */
+	CHECK(smtp_client_auth_plain("r\xc3\xa9lai@example.org",
+	    "p\xc3\xa4ss w:rd", out) == 0);
+	n = base64_decode(out, strlen(out), raw);
+	CHECK(n == 30 && memcmp(raw,
+	    "\0r\xc3\xa9lai@example.org\0p\xc3\xa4ss w:rd", 30) == 0);
+
+	/* RFC 4616 2: 1 to 255 octets each */
+	CHECK(smtp_client_auth_plain("", "pass", out) == -1);
+	CHECK(out[0] == '\0');
+	CHECK(smtp_client_auth_plain("user", "", out) == -1);
+	memset(field, 'a', sizeof(field));
+	field[SMTP_CLIENT_AUTH_FIELD_MAX] = '\0';
+	CHECK(smtp_client_auth_plain(field, field, out) == 0);
+	CHECK(strlen(out) + 1 <= sizeof(out));
+	n = base64_decode(out, strlen(out), raw);
+	CHECK(n == 2 * SMTP_CLIENT_AUTH_FIELD_MAX + 2);
+	CHECK(raw[0] == '\0' && raw[SMTP_CLIENT_AUTH_FIELD_MAX + 1] == '\0');
+	field[SMTP_CLIENT_AUTH_FIELD_MAX] = 'a';
+	field[SMTP_CLIENT_AUTH_FIELD_MAX + 1] = '\0';
+	CHECK(smtp_client_auth_plain(field, "pass", out) == -1);
+	CHECK(smtp_client_auth_plain("user", field, out) == -1);
 }
 
 /* Encodes in at every two-chunk split and compares with want. */
@@ -239,6 +306,7 @@ main(void)
 {
 	test_replies();
 	test_ehlo();
+	test_auth_plain();
 	test_bodies();
 	return t_done("smtp_client");
 }

@@ -392,6 +392,17 @@ pop3_goodbye(struct pop3_session *s)
 	conn_close(s->c);
 }
 
+/* A job or the RETR stream is over: go on, or say goodbye when the
+ * server is stopping. */
+static void
+pop3_continue(struct pop3_session *s)
+{
+	if (s->stop_requested)
+		pop3_goodbye(s);
+	else
+		conn_resume(s->c);
+}
+
 static void
 pop3_open_done(struct conn *c, void *arg)
 {
@@ -424,10 +435,7 @@ pop3_open_done(struct conn *c, void *arg)
 		    conn_id(c), s->address, s->nmsgs);
 		pop3_reply(s, "+OK Logged in, %u messages", s->nmsgs);
 	}
-	if (s->stop_requested)
-		pop3_goodbye(s);
-	else
-		conn_resume(c);
+	pop3_continue(s);
 out:
 	store_msgs_free(job->msgs, job->count);
 	free(job);
@@ -486,10 +494,7 @@ pop3_login_done(struct conn *c, struct auth_request *req)
 fail:
 	free(req);
 	s->busy = false;
-	if (s->stop_requested)
-		pop3_goodbye(s);
-	else
-		conn_resume(c);
+	pop3_continue(s);
 }
 
 /* ---- TRANSACTION ---- */
@@ -671,10 +676,7 @@ pop3_retr_pump(struct pop3_session *s)
 		outlen = pop3_encode_end(&s->enc, s->out);
 		conn_write(s->c, s->out, outlen);
 		s->busy = false;
-		if (s->stop_requested)
-			pop3_goodbye(s);
-		else
-			conn_resume(s->c);
+		pop3_continue(s);
 	}
 }
 

@@ -137,6 +137,17 @@ smtp_goodbye(struct smtp_session *s)
 	conn_close(s->c);
 }
 
+/* A job or handshake is over: go on reading commands, or say goodbye
+ * when the server is stopping. */
+static void
+smtp_continue(struct smtp_session *s)
+{
+	if (s->stop_requested)
+		smtp_goodbye(s);
+	else
+		conn_resume(s->c);
+}
+
 /* ---- Transaction state ---- */
 
 static void
@@ -364,10 +375,7 @@ smtp_auth_done(struct conn *c, struct auth_request *req)
 		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
 		break;
 	}
-	if (s->stop_requested)
-		smtp_goodbye(s);
-	else
-		conn_resume(c);
+	smtp_continue(s);
 out:
 	free(req);
 }
@@ -524,10 +532,7 @@ smtp_sender_done(struct conn *c, void *arg)
 			xfree(s->mail_from);
 		}
 	}
-	if (s->stop_requested)
-		smtp_goodbye(s);
-	else
-		conn_resume(c);
+	smtp_continue(s);
 out:
 	free(job);
 }
@@ -749,10 +754,7 @@ smtp_rcpt_done(struct conn *c, void *arg)
 	}
 	log_info("session=%s event=rcpt to=%s result=%s", conn_id(c), who,
 	    smtp_rcpt_result_name(job));
-	if (s->stop_requested)
-		smtp_goodbye(s);
-	else
-		conn_resume(c);
+	smtp_continue(s);
 out:
 	free(job);
 }
@@ -942,11 +944,7 @@ smtp_deliver_done(struct conn *c, void *arg)
 	    d->failed ? "tempfail" : "delivered");
 	delivery_free(&d);
 	smtp_tx_reset(s);
-	if (s->stop_requested) {
-		smtp_goodbye(s);
-		return;
-	}
-	conn_resume(c);
+	smtp_continue(s);
 }
 
 static void

@@ -228,7 +228,23 @@ def test_temporary_failure_is_retried(world, fx):
     msgs = world["handler"].wait(1)
     assert msgs[0][1] == ["later@remote.test"]
     _wait_queue_empty(fx)
+    # longer than the retry interval: it arrived once
+    time.sleep(2.5)
+    assert len(world["handler"].messages) == 1
     assert fx.maildir_files(user) == []      # no bounce
+
+
+def test_retry_happens_by_itself(world, fx):
+    user = fx.add_mailbox(password=PASSWORD)
+    world["handler"].tempfail.add("soon@remote.test")
+    assert _send(fx, user, ["soon@remote.test"]) == {}
+    fx.wait_log(r"to=<soon@remote.test> status=pending attempt=1")
+    world["handler"].tempfail.clear()
+    # queue_retry_initial = 1: the runner tries again on its own
+    msgs = world["handler"].wait(1, timeout=15)
+    assert msgs[0][1] == ["soon@remote.test"]
+    assert "to=<soon@remote.test> status=sent attempt=2" in fx.log_text()
+    _wait_queue_empty(fx)
 
 
 def test_dns_failure_is_retried_and_delete(world, fx):

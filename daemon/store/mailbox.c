@@ -268,7 +268,8 @@ mailbox_scan_run(const struct store_mailbox *mb, struct mailbox_scan *scan,
 /* ---- message sizes ---- */
 
 /* Size with CRLF line ends of a file read whole: every LF not preceded
- * by a CR will be sent as CRLF. 0, or -1 with errno. */
+ * by a CR will be sent as CRLF, and a last line without LF gets a CRLF
+ * (as POP3's RETR ends it, RFC 1939 3). 0, or -1 with errno. */
 static int
 mailbox_count_vsize(const char *path, uint64_t *vsize_r)
 {
@@ -311,6 +312,8 @@ mailbox_count_vsize(const char *path, uint64_t *vsize_r)
 	}
 	free(buf);
 	close(fd);
+	if (total > 0 && prev != '\n')
+		total += 2;
 	*vsize_r = total;
 	return 0;
 }

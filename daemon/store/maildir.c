@@ -189,6 +189,21 @@ maildir_deliver(const char *maildir, const struct maildir_source *src,
 		lines += src->header[i] == '\n';
 	size = src->header_len + src->body_size;
 	vsize = size + lines;	/* every LF becomes CRLF */
+	/* A last line without LF is ended with CRLF by POP3 (BDAT content
+	 * need not end with one). */
+	if (size > 0) {
+		char last = '\n';
+
+		if (src->body_size > 0) {
+			if (pread(src->body_fd, &last, 1,
+			    (off_t)src->body_size - 1) != 1)
+				last = '\n';
+		} else {
+			last = src->header[src->header_len - 1];
+		}
+		if (last != '\n')
+			vsize += 2;
+	}
 	maildir_host(host, sizeof(host));
 	gettimeofday(&tv, NULL);
 	if (str_printf(base, sizeof(base), "%lld.M%06ldP%dQ%u.%s,S=%llu,W=%llu",

@@ -504,9 +504,6 @@ def test_retr_byte_for_byte(facteur):
         c.close()
 
 
-@pytest.mark.xfail(strict=True, reason="the store's vsize does not count "
-                   "the CRLF that RETR adds after a file's unterminated "
-                   "last line (store/mailbox.c)")
 def test_list_size_of_unterminated_foreign_file(facteur):
     """A file copied into the Maildir by another tool, whose last line
     has no LF: RETR must end it with CRLF, and LIST must count it."""

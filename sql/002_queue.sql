@@ -15,8 +15,9 @@ CREATE TABLE queue_rcpts (
 	queue_id TEXT NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
 	rcpt TEXT NOT NULL,
 	domain TEXT NOT NULL,
+	-- failed: permanently, bounce not sent yet; bounced: bounce sent
 	status TEXT NOT NULL DEFAULT 'pending'
-	    CHECK (status IN ('pending', 'sent', 'failed')),
+	    CHECK (status IN ('pending', 'sent', 'failed', 'bounced')),
 	attempts INTEGER NOT NULL DEFAULT 0,
 	next_attempt INTEGER NOT NULL,
 	last_error TEXT NOT NULL DEFAULT '',

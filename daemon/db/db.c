@@ -27,8 +27,11 @@ enum db_stmt_id {
 	ST_MAILBOX_LOGIN_REHASH, ST_MAILBOX_LIMITS, ST_MAILBOX_SET_LIMITS,
 	ST_QUEUE_ADD, ST_QUEUE_RCPT_ADD, ST_QUEUE_DUE, ST_QUEUE_MSG,
 	ST_QUEUE_SET, ST_QUEUE_PENDING, ST_QUEUE_RETRY, ST_QUEUE_DEL,
+	ST_QUEUE_BOUNCED,
 	ST_ALIAS_ADD, ST_ALIAS_DEST_ADD, ST_ALIAS_GET, ST_ALIAS_DEL,
 	ST_ALIAS_LIST, ST_ALIAS_LIST_ALL, ST_ALIAS_DESTS,
+	ST_TOKEN_ADD, ST_TOKEN_ACTIVE, ST_TOKEN_LOOKUP, ST_TOKEN_USED,
+	ST_TOKEN_LIST, ST_TOKEN_REVOKE,
 	ST_COUNT
 };
 
@@ -104,6 +107,8 @@ static const char *const db_sql[ST_COUNT] = {
 	[ST_QUEUE_RETRY] = "UPDATE queue_rcpts SET next_attempt = 0 WHERE "
 	    "queue_id = ? AND status = 'pending'",
 	[ST_QUEUE_DEL] = "DELETE FROM queue WHERE id = ?",
+	[ST_QUEUE_BOUNCED] = "UPDATE queue_rcpts SET status = 'bounced' "
+	    "WHERE queue_id = ? AND rcpt = ? AND status = 'failed'",
 	[ST_ALIAS_ADD] = "INSERT INTO aliases (domain_id, source, created) "
 	    "VALUES (?, ?, ?)",
 	[ST_ALIAS_DEST_ADD] = "INSERT OR IGNORE INTO alias_destinations "
@@ -118,6 +123,20 @@ static const char *const db_sql[ST_COUNT] = {
 	    "JOIN domains d ON d.id = a.domain_id ORDER BY d.name, a.source",
 	[ST_ALIAS_DESTS] = "SELECT destination FROM alias_destinations "
 	    "WHERE alias_id = ? ORDER BY destination",
+	[ST_TOKEN_ADD] = "INSERT INTO api_tokens (name, token_hash, scope, "
+	    "created, expires) VALUES (?, ?, ?, ?, nullif(?, 0))",
+	[ST_TOKEN_ACTIVE] = "SELECT count(*) FROM api_tokens WHERE name = ? "
+	    "AND revoked = 0",
+	[ST_TOKEN_LOOKUP] = "SELECT id, name, scope, created, "
+	    "coalesce(expires, 0), coalesce(last_used, 0), revoked "
+	    "FROM api_tokens WHERE token_hash = ? AND revoked = 0 AND "
+	    "(expires IS NULL OR expires > ?)",
+	[ST_TOKEN_USED] = "UPDATE api_tokens SET last_used = ? WHERE id = ?",
+	[ST_TOKEN_LIST] = "SELECT id, name, scope, created, "
+	    "coalesce(expires, 0), coalesce(last_used, 0), revoked "
+	    "FROM api_tokens ORDER BY name, id",
+	[ST_TOKEN_REVOKE] = "UPDATE api_tokens SET revoked = 1 "
+	    "WHERE name = ? AND revoked = 0",
 };
 
 struct db {
@@ -1004,6 +1023,17 @@ db_queue_pending(struct db *db, const char *id, long long *count_r,
 }
 
 int
+db_queue_mark_bounced(struct db *db, const char *id, const char *rcpt,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_QUEUE_BOUNCED);
+
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, rcpt);
+	return db_step_done(db, st, error_r);
+}
+
+int
 db_queue_retry(struct db *db, const char *id, const char **error_r)
 {
 	sqlite3_stmt *st = db_stmt(db, ST_QUEUE_RETRY);
@@ -1202,6 +1232,135 @@ db_rcpt_resolve(struct db *db, const char *address, struct db_rcpt *r,
 out:
 	free(rs);
 	return ret;
+}
+
+/* ---- API tokens ---- */
+
+static void
+db_token_row(sqlite3_stmt *st, struct db_token *t)
+{
+	t->id = sqlite3_column_int64(st, 0);
+	db_col_text(st, 1, t->name, sizeof(t->name));
+	db_col_text(st, 2, t->scope, sizeof(t->scope));
+	t->created = sqlite3_column_int64(st, 3);
+	t->expires = sqlite3_column_int64(st, 4);
+	t->last_used = sqlite3_column_int64(st, 5);
+	t->revoked = sqlite3_column_int(st, 6) != 0;
+}
+
+int
+db_token_add(struct db *db, const char *name, const char *hash,
+    const char *scope, int64_t expires, const char **error_r)
+{
+	sqlite3_stmt *st;
+	int ret, rc;
+
+	if (strcmp(scope, "read") != 0 && strcmp(scope, "write") != 0) {
+		if (error_r != NULL)
+			*error_r = "scope must be read or write";
+		return DB_INVALID;
+	}
+	if ((ret = db_begin(db, error_r)) != DB_OK)
+		return ret;
+	st = db_stmt(db, ST_TOKEN_ACTIVE);
+	db_bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
+		sqlite3_reset(st);
+		if (error_r != NULL)
+			*error_r = "a token with this name exists (revoke it "
+			    "first)";
+		return db_end(db, DB_EXISTS, error_r);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return db_end(db, db_fail(db, rc, error_r), error_r);
+	st = db_stmt(db, ST_TOKEN_ADD);
+	db_bind_text(st, 1, name);
+	db_bind_text(st, 2, hash);
+	db_bind_text(st, 3, scope);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)expires);
+	ret = db_step_done(db, st, error_r);
+	if (ret == DB_EXISTS && error_r != NULL)
+		*error_r = "token hash collision";
+	if (ret == DB_OK)
+		ret = db_audit(db, "token.add", name, scope, error_r);
+	return db_end(db, ret, error_r);
+}
+
+int
+db_token_lookup(struct db *db, const char *hash, struct db_token *t_r,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_TOKEN_LOOKUP);
+	int64_t now = (int64_t)time(NULL);
+	int rc;
+
+	db_bind_text(st, 1, hash);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		db_token_row(st, t_r);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE) {
+		if (error_r != NULL)
+			*error_r = "no such token";
+		return DB_NOT_FOUND;
+	}
+	if (rc != SQLITE_ROW)
+		return db_fail(db, rc, error_r);
+	/* Best effort, outside a transaction: a busy database must not
+	 * refuse a read request. */
+	if (now - t_r->last_used >= 60) {
+		st = db_stmt(db, ST_TOKEN_USED);
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)t_r->id);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	return DB_OK;
+}
+
+int
+db_token_list(struct db *db,
+    int (*cb)(const struct db_token *t, void *ctx), void *ctx,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_TOKEN_LIST);
+	struct db_token t;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		db_token_row(st, &t);
+		if (cb(&t, ctx) != 0)
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, error_r);
+	return DB_OK;
+}
+
+int
+db_token_revoke(struct db *db, const char *name, const char **error_r)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	if ((ret = db_begin(db, error_r)) != DB_OK)
+		return ret;
+	st = db_stmt(db, ST_TOKEN_REVOKE);
+	db_bind_text(st, 1, name);
+	ret = db_step_done(db, st, error_r);
+	if (ret == DB_OK && sqlite3_changes(db->conn) == 0) {
+		if (error_r != NULL)
+			*error_r = "no such token";
+		ret = DB_NOT_FOUND;
+	}
+	if (ret == DB_OK)
+		ret = db_audit(db, "token.revoke", name, NULL, error_r);
+	return db_end(db, ret, error_r);
 }
 
 /* ---- Per-thread connections ---- */

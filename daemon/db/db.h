@@ -130,6 +130,31 @@ int db_alias_list(struct db *db, const char *domain,
     int (*cb)(const struct db_alias *a, void *ctx), void *ctx,
     const char **error_r);
 
+/* ---- API tokens ---- */
+#define DB_TOKEN_NAME_MAX 64
+struct db_token {
+	int64_t id;
+	char name[DB_TOKEN_NAME_MAX + 1];
+	char scope[8];		/* "read" or "write" */
+	int64_t created;
+	int64_t expires;	/* 0 = never */
+	int64_t last_used;	/* 0 = never */
+	bool revoked;
+};
+/* hash: SHA-256 of the secret, lower-case hex; expires 0 = never.
+ * DB_EXISTS while an unrevoked token has that name. */
+int db_token_add(struct db *db, const char *name, const char *hash,
+    const char *scope, int64_t expires, const char **error_r);
+/* Finds an unrevoked, unexpired token by hash (and notes its use).
+ * DB_OK or DB_NOT_FOUND. */
+int db_token_lookup(struct db *db, const char *hash, struct db_token *t_r,
+    const char **error_r);
+int db_token_list(struct db *db,
+    int (*cb)(const struct db_token *t, void *ctx), void *ctx,
+    const char **error_r);
+/* Revokes the unrevoked token of that name. DB_NOT_FOUND if none. */
+int db_token_revoke(struct db *db, const char *name, const char **error_r);
+
 /*
  * Submission (RFC 6409 6.1): may the authenticated mailbox use sender as
  * its MAIL FROM? It may when sender is the mailbox itself, one of its
@@ -148,7 +173,7 @@ struct db_queue_entry {
 	char sender[ADDR_MAX + 1];
 	char rcpt[ADDR_MAX + 1];
 	char domain[ADDR_DOMAIN_MAX + 1];
-	char status[8];		/* "pending", "sent", "failed" */
+	char status[8];		/* "pending", "sent", "failed", "bounced" */
 	int attempts;
 	long long next_attempt;
 	long long created;
@@ -172,6 +197,9 @@ int db_queue_scan(struct db *db, const char *id, long long now,
 int db_queue_set(struct db *db, const char *id, const char *rcpt,
     const char *status, int attempts, long long next_attempt,
     const char *last_error, const char **error_r);
+/* Marks a failed recipient as bounced (its DSN is sent). */
+int db_queue_mark_bounced(struct db *db, const char *id, const char *rcpt,
+    const char **error_r);
 /* Pending recipients left for a message. */
 int db_queue_pending(struct db *db, const char *id, long long *count_r,
     const char **error_r);

@@ -160,6 +160,7 @@ struct queue_failed {
 	struct buf report;	/* per-recipient DSN fields */
 	struct buf text;	/* human-readable lines */
 	unsigned count;
+	char (*rcpts)[ADDR_MAX + 1];	/* the ones reported */
 };
 
 static int
@@ -175,6 +176,8 @@ queue_collect_failed(const struct db_queue_entry *e, void *ctx)
 	if (sscanf(e->last_error, "%*d %7[0-9.]", code) == 1 &&
 	    (code[0] == '4' || code[0] == '5') && code[1] == '.')
 		status = code;
+	f->rcpts = xrealloc(f->rcpts, (f->count + 1) * sizeof(*f->rcpts));
+	str_lcpy(f->rcpts[f->count], e->rcpt, sizeof(f->rcpts[0]));
 	f->count++;
 	buf_printf(&f->text, "<%s>: %s\n", e->rcpt, e->last_error);
 	buf_printf(&f->report, "\nFinal-Recipient: rfc822; %s\n"
@@ -198,13 +201,50 @@ queue_copy_header(int fd, struct buf *b)
 	    (size_t)n);
 }
 
-/* Delivers a bounce to the sender: locally when the sender is ours, else
- * through the queue with an empty reverse-path. */
+/* One bounce at a time, so two groups of a message finishing together
+ * do not both report the same failed recipients. */
+static pthread_mutex_t queue_bounce_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void queue_bounce_locked(struct db *db, const struct queue_group *g,
+    int spool_fd, const struct queue_failed *f);
+
+/* Reports the recipients that failed for good and were not reported yet,
+ * right after the attempt (not when the whole message is done). */
 static void
 queue_bounce(struct db *db, const struct queue_group *g, int spool_fd)
 {
-	const struct config *cfg = queue.cfg;
 	struct queue_failed f = { 0 };
+	const char *error;
+
+	buf_init(&f.report);
+	buf_init(&f.text);
+	pthread_mutex_lock(&queue_bounce_lock);
+	if (db_queue_scan(db, g->id, 0, 0, queue_collect_failed, &f,
+	    &error) != DB_OK)
+		log_error("event=queue_scan_failed id=%s error=\"%s\"", g->id,
+		    error);
+	if (f.count > 0)
+		queue_bounce_locked(db, g, spool_fd, &f);
+	/* Only those reported: others may have failed meanwhile. */
+	for (unsigned i = 0; i < f.count; i++) {
+		if (db_queue_mark_bounced(db, g->id, f.rcpts[i],
+		    &error) != DB_OK)
+			log_error("event=queue_update_failed id=%s "
+			    "error=\"%s\"", g->id, error);
+	}
+	pthread_mutex_unlock(&queue_bounce_lock);
+	buf_deinit(&f.report);
+	buf_deinit(&f.text);
+	free(f.rcpts);
+}
+
+/* Delivers a bounce to the sender: locally when the sender is ours, else
+ * through the queue with an empty reverse-path. */
+static void
+queue_bounce_locked(struct db *db, const struct queue_group *g,
+    int spool_fd, const struct queue_failed *f)
+{
+	const struct config *cfg = queue.cfg;
 	struct buf msg;
 	char date[64], boundary[40], id[DB_QUEUE_ID_MAX];
 	unsigned char rnd[8];
@@ -214,15 +254,11 @@ queue_bounce(struct db *db, const struct queue_group *g, int spool_fd)
 	struct tm tm;
 	int fd;
 
-	buf_init(&f.report);
-	buf_init(&f.text);
-	db_queue_scan(db, g->id, 0, 0, queue_collect_failed, &f, &error);
-	if (f.count == 0 || g->sender[0] == '\0') {
+	if (g->sender[0] == '\0') {
 		/* RFC 5321 6.1: never answer a bounce with a bounce. */
-		if (f.count > 0)
-			log_info("event=bounce_dropped id=%s reason=null_sender",
-			    g->id);
-		goto out_bufs;
+		log_info("event=bounce_dropped id=%s reason=null_sender",
+		    g->id);
+		return;
 	}
 	delivery_random(rnd, sizeof(rnd));
 	str_printf(boundary, sizeof(boundary), "%02x%02x%02x%02x%02x%02x%02x"
@@ -244,8 +280,8 @@ queue_bounce(struct db *db, const struct queue_group *g, int spool_fd)
 	    "Reporting-MTA: dns; %s\n%s\n"
 	    "--%s\nContent-Type: text/rfc822-headers\n\n",
 	    cfg->hostname, g->sender, date, g->id, rnd[0], rnd[1],
-	    cfg->hostname, boundary, boundary, cfg->hostname, f.text.data,
-	    boundary, cfg->hostname, f.report.data, boundary);
+	    cfg->hostname, boundary, boundary, cfg->hostname, f->text.data,
+	    boundary, cfg->hostname, f->report.data, boundary);
 	queue_copy_header(spool_fd, &msg);
 	buf_printf(&msg, "\n--%s--\n", boundary);
 	fd = delivery_spool_open(cfg->data_dir);
@@ -255,7 +291,7 @@ queue_bounce(struct db *db, const struct queue_group *g, int spool_fd)
 		if (fd >= 0)
 			close(fd);
 		buf_deinit(&msg);
-		goto out_bufs;
+		return;
 	}
 	r = xmalloc(sizeof(*r));
 	if (db_rcpt_resolve(db, g->sender, r, &error) == DB_OK &&
@@ -283,9 +319,6 @@ queue_bounce(struct db *db, const struct queue_group *g, int spool_fd)
 	free(r);
 	close(fd);
 	buf_deinit(&msg);
-out_bufs:
-	buf_deinit(&f.report);
-	buf_deinit(&f.text);
 }
 
 /* ---- Delivery attempts ---- */
@@ -468,9 +501,9 @@ out:
 	free(targets);
 }
 
-/* Removes a message whose recipients are all done, after its bounce. */
+/* Removes a message whose recipients are all done. */
 static void
-queue_finish(struct db *db, const struct queue_group *g, int spool_fd)
+queue_finish(struct db *db, const struct queue_group *g)
 {
 	char path[4096];
 	long long pending = 1;
@@ -479,7 +512,6 @@ queue_finish(struct db *db, const struct queue_group *g, int spool_fd)
 	if (db_queue_pending(db, g->id, &pending, &error) != DB_OK ||
 	    pending > 0)
 		return;
-	queue_bounce(db, g, spool_fd);
 	if (db_queue_delete(db, g->id, &error) == DB_OK &&
 	    queue_spool_path(queue.cfg->data_dir, g->id, path,
 	    sizeof(path)) == 0)
@@ -505,6 +537,7 @@ queue_job(void *arg)
 		    g->id, db == NULL ? error : "spool file missing");
 	} else {
 		queue_attempt(g, db, fd);
+		queue_bounce(db, g, fd);
 	}
 	pthread_mutex_lock(&queue.lock);
 	for (pp = &queue.inflight; *pp != NULL; pp = &(*pp)->next) {
@@ -520,7 +553,7 @@ queue_job(void *arg)
 	pthread_mutex_unlock(&queue.lock);
 	/* The last group of a message in flight cleans up after it. */
 	if (db != NULL && fd >= 0 && !others)
-		queue_finish(db, g, fd);
+		queue_finish(db, g);
 	if (fd >= 0)
 		close(fd);
 	free(g);

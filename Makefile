@@ -10,7 +10,7 @@ SHELL := /bin/sh
 CC ?= cc
 PYTHON := /usr/bin/python3
 PKGS := libevent_core libevent_openssl libevent_pthreads openssl sqlite3 \
-	libsodium libxcrypt inih libunbound
+	libsodium libxcrypt inih libunbound libmicrohttpd jansson
 
 ifeq ($(SANITIZE),)
 B := build
@@ -46,15 +46,17 @@ SMTP_SRC := daemon/smtp/smtp_parser.c daemon/smtp/smtp_server.c \
 	daemon/smtp/client.c daemon/smtp/dkim.c
 DNS_SRC := daemon/dns/dns.c
 POP3_SRC := daemon/pop3/pop3_parser.c daemon/pop3/pop3_server.c
+WEBADMIN_SRC := daemon/admin/service.c daemon/webadmin/routes.c \
+	daemon/webadmin/api.c
 MAIN_SRC := daemon/main.c daemon/cli.c daemon/serve.c
 GEN_SRC := $(B)/gen/migrations.c
 
 SRC := $(LIB_SRC) $(AUTH_SRC) $(DB_SRC) $(STORE_SRC) $(NET_SRC) \
-	$(SMTP_SRC) $(DNS_SRC) $(POP3_SRC) $(MAIN_SRC)
+	$(SMTP_SRC) $(DNS_SRC) $(POP3_SRC) $(WEBADMIN_SRC) $(MAIN_SRC)
 OBJ := $(SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/migrations.o
 
 # Unit tests: each links its module and lib/ only.
-UNIT_TESTS := smtp_parser addr password config sasl pop3_parser mailbox auth sendlimit dns smtp_client dkim
+UNIT_TESTS := smtp_parser addr password config sasl pop3_parser mailbox auth sendlimit dns smtp_client dkim routes
 UNIT_smtp_parser := daemon/smtp/smtp_parser.c daemon/lib/util.c
 UNIT_addr := daemon/lib/addr.c daemon/lib/punycode.c daemon/lib/util.c
 UNIT_password := daemon/auth/password.c daemon/lib/util.c
@@ -68,6 +70,11 @@ UNIT_dns := daemon/dns/dns.c daemon/lib/util.c
 UNIT_smtp_client := daemon/smtp/client.c daemon/lib/base64.c daemon/lib/util.c
 UNIT_dkim := daemon/smtp/dkim.c daemon/lib/base64.c daemon/lib/buf.c \
 	daemon/lib/util.c
+UNIT_routes := daemon/webadmin/routes.c daemon/admin/service.c \
+	daemon/db/db.c daemon/auth/password.c daemon/store/maildir.c \
+	daemon/smtp/dkim.c daemon/lib/config.c daemon/lib/addr.c \
+	daemon/lib/punycode.c daemon/lib/base64.c daemon/lib/buf.c \
+	daemon/lib/log.c daemon/lib/util.c $(B)/gen/migrations.c
 UNIT_sendlimit := daemon/smtp/sendlimit.c daemon/lib/util.c
 UNIT_sasl := daemon/auth/sasl.c daemon/lib/base64.c daemon/lib/util.c
 UNIT_config := daemon/lib/config.c daemon/lib/addr.c daemon/lib/punycode.c \

@@ -42,5 +42,6 @@ int cli_domain_main(int argc, char **argv);
 int cli_mailbox_main(int argc, char **argv);
 int cli_alias_main(int argc, char **argv);
 int cli_queue_main(int argc, char **argv);
+int cli_token_main(int argc, char **argv);
 
 #endif

@@ -4,7 +4,6 @@
  * BEGIN IMMEDIATE serialize writers, and the server reads the database at
  * every lookup, so changes take effect at once.
  */
-#include <errno.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -13,18 +12,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin/service.h"
 #include "app.h"
 #include "auth/password.h"
 #include "db/db.h"
 #include "lib/addr.h"
 #include "lib/log.h"
-#include "smtp/delivery.h"
 #include "smtp/dkim.h"
 #include "smtp/queue.h"
-#include "store/maildir.h"
 
-#define CLI_PASSWORD_MIN 8
-#define CLI_PASSWORD_MAX 1024
+#define CLI_PASSWORD_MIN SERVICE_PASSWORD_MIN
+#define CLI_PASSWORD_MAX SERVICE_PASSWORD_MAX
 #define CLI_GENERATED_LEN 20
 
 static const char domain_usage[] =
@@ -202,15 +200,13 @@ cli_domain_dkim(struct cli *cli, const char *name, bool print)
 	char *txt;
 	size_t len;
 
+	struct service_error err = { 0 };
+
 	if (db_domain_get(cli->db, name, &d, &error) != DB_OK)
 		return cli_fail("dkim", name, DB_NOT_FOUND, error);
-	if (delivery_dkim_key_path(cli->cfg.data_dir, name, path,
-	    sizeof(path)) < 0)
-		return cli_fail("dkim", name, DB_ERROR, "path too long");
-	if (access(path, F_OK) < 0 && dkim_key_generate(path,
-	    strcmp(cli->cfg.dkim_key_type, "ed25519") == 0 ? DKIM_ED25519 :
-	    DKIM_RSA, &error) < 0)
-		return cli_fail("dkim", name, DB_ERROR, error);
+	if (service_domain_dkim(&cli->cfg, name, path, sizeof(path),
+	    &err) != DB_OK)
+		return cli_fail("dkim", name, DB_ERROR, err.detail);
 	if (!print)
 		return 0;
 	txt = dkim_txt_record(path, &error);
@@ -269,20 +265,23 @@ cli_domain_main(int argc, char **argv)
 		return cli_close(&cli, EXIT_USAGE);
 	if (strcmp(sub, "dkim") == 0)
 		return cli_close(&cli, cli_domain_dkim(&cli, name, true));
-	if (strcmp(sub, "add") == 0)
-		ret = db_domain_add(cli.db, name, &error);
-	else if (strcmp(sub, "remove") == 0)
-		ret = db_domain_remove(cli.db, name, force, &error);
-	else
+	if (strcmp(sub, "add") == 0) {
+		struct service_error err = { 0 };
+
+		ret = service_domain_add(cli.db, &cli.cfg, name, name, &err);
+		error = err.detail;
+	} else if (strcmp(sub, "remove") == 0) {
+		struct service_error err = { 0 };
+
+		ret = service_domain_remove(cli.db, name, force, &err);
+		error = err.detail;
+	} else
 		ret = db_domain_set_enabled(cli.db, name,
 		    strcmp(sub, "enable") == 0, &error);
 	if (ret != DB_OK)
 		return cli_close(&cli, cli_fail(sub, name, ret, error));
 	printf("%sd %s\n", strcmp(sub, "add") == 0 ? "adde" :
 	    strcmp(sub, "remove") == 0 ? "remove" : sub, name);
-	if (strcmp(sub, "add") == 0 && cli_domain_dkim(&cli, name, false) != 0)
-		fprintf(stderr, "facteur: warning: no DKIM key for %s yet; "
-		    "'facteur domain dkim %s' makes one\n", name, name);
 	return cli_close(&cli, 0);
 }
 
@@ -331,46 +330,13 @@ cli_password_read(char *out, size_t outsize)
 	return 0;
 }
 
-static int
-cli_mailbox_maildir(const struct config *cfg, const char *address,
-    char *out, size_t outsize)
-{
-	if (maildir_path(cfg->data_dir, address, out, outsize) < 0) {
-		fprintf(stderr, "facteur: mailbox path too long\n");
-		return -1;
-	}
-	return 0;
-}
-
-/* Moves a removed mailbox's Maildir to data_dir/deleted/ with a time
- * stamp, so it can be recovered. */
-static void
-cli_mailbox_archive(const struct config *cfg, const char *address)
-{
-	char from[4096], to[4096], dir[4096];
-	const char *at = strrchr(address, '@');
-
-	if (cli_mailbox_maildir(cfg, address, from, sizeof(from)) < 0 ||
-	    access(from, F_OK) < 0)
-		return;
-	if (str_printf(dir, sizeof(dir), "%s/deleted/%s", cfg->data_dir,
-	    at + 1) < 0 ||
-	    str_printf(to, sizeof(to), "%s/%s.%lld", dir,
-	    strrchr(from, '/') + 1, (long long)time(NULL)) < 0 ||
-	    maildir_create(dir) < 0 || rename(from, to) < 0) {
-		fprintf(stderr, "facteur: warning: mail of %s left in %s: %s\n",
-		    address, from, strerror(errno));
-		return;
-	}
-	printf("mail of %s moved to %s\n", address, to);
-}
-
 int
 cli_mailbox_main(int argc, char **argv)
 {
 	struct cli cli;
 	char addr[ADDR_MAX + 1], password[CLI_PASSWORD_MAX + 2];
-	char dir[4096], *hash;
+	char moved[4096];
+	struct service_error err = { 0 };
 	const char *error = NULL, *sub, *target = NULL;
 	bool from_stdin = false, generated = false;
 	uint64_t quota = 0;
@@ -445,11 +411,14 @@ cli_mailbox_main(int argc, char **argv)
 	if (cli_address_arg(sub, target, false, addr, sizeof(addr)) < 0)
 		return cli_close(&cli, EXIT_USAGE);
 	if (strcmp(sub, "remove") == 0) {
-		ret = db_mailbox_remove(cli.db, addr, &error);
+		ret = service_mailbox_remove(cli.db, &cli.cfg, addr, moved,
+		    sizeof(moved), &err);
 		if (ret != DB_OK)
-			return cli_close(&cli, cli_fail(sub, addr, ret, error));
+			return cli_close(&cli, cli_fail(sub, addr, ret,
+			    err.detail));
 		printf("removed %s\n", addr);
-		cli_mailbox_archive(&cli.cfg, addr);
+		if (moved[0] != '\0')
+			printf("mail of %s moved to %s\n", addr, moved);
 		return cli_close(&cli, 0);
 	}
 	if (strcmp(sub, "limits") == 0) {
@@ -499,26 +468,22 @@ cli_mailbox_main(int argc, char **argv)
 		password_generate(password, CLI_GENERATED_LEN);
 		generated = true;
 	}
-	if (password_init() < 0 ||
-	    (hash = password_hash(password, strlen(password))) == NULL) {
+	if (password_init() < 0) {
 		mem_wipe(password, sizeof(password));
 		fprintf(stderr, "facteur: cannot hash the password\n");
 		return cli_close(&cli, EXIT_FAIL);
 	}
 	if (strcmp(sub, "add") == 0)
-		ret = db_mailbox_add(cli.db, addr, hash, quota, &error);
+		ret = service_mailbox_add(cli.db, &cli.cfg, addr, password,
+		    NULL, quota, addr, &err);
 	else
-		ret = db_mailbox_set_password(cli.db, addr, hash, &error);
-	free(hash);
+		ret = service_mailbox_set_password(cli.db, addr, password,
+		    NULL, &err);
 	if (ret != DB_OK) {
 		mem_wipe(password, sizeof(password));
-		return cli_close(&cli, cli_fail(sub, addr, ret, error));
+		return cli_close(&cli, cli_fail(sub, addr, ret, err.detail));
 	}
 	if (strcmp(sub, "add") == 0) {
-		if (cli_mailbox_maildir(&cli.cfg, addr, dir, sizeof(dir)) < 0 ||
-		    maildir_create(dir) < 0)
-			fprintf(stderr, "facteur: warning: cannot create the "
-			    "Maildir yet (%s); delivery will\n", strerror(errno));
 		printf("added %s\n", addr);
 		if (generated)
 			printf("password: %s\n", password);
@@ -579,10 +544,12 @@ cli_alias_main(int argc, char **argv)
 	if (cli_address_arg(sub, argv[2], true, source, sizeof(source)) < 0)
 		return cli_close(&cli, EXIT_USAGE);
 	if (strcmp(sub, "remove") == 0) {
-		ret = db_alias_remove(cli.db, source, &error);
+		struct service_error err = { 0 };
+
+		ret = service_alias_remove(cli.db, source, &err);
 		if (ret != DB_OK)
 			return cli_close(&cli, cli_fail(sub, source, ret,
-			    error));
+			    err.detail));
 		printf("removed %s\n", source);
 		return cli_close(&cli, 0);
 	}
@@ -607,7 +574,12 @@ cli_alias_main(int argc, char **argv)
 		dptr[ndest] = dest[ndest];
 		ndest++;
 	}
-	ret = db_alias_add(cli.db, source, dptr, ndest, &error);
+	{
+		struct service_error err = { 0 };
+
+		ret = service_alias_add(cli.db, source, dptr, ndest, &err);
+		error = err.detail;
+	}
 	free(dest);
 	if (ret != DB_OK)
 		return cli_close(&cli, cli_fail(sub, source, ret, error));
@@ -710,5 +682,102 @@ cli_queue_main(int argc, char **argv)
 	}
 	if (ret != DB_OK)
 		return cli_close(&cli, cli_fail(sub, id, ret, error));
+	return cli_close(&cli, 0);
+}
+
+/* ---- token ---- */
+
+static const char token_usage[] =
+"Usage: facteur token create NAME [--scope read|write] [--expires DAYS]\n"
+"       facteur token list\n"
+"       facteur token revoke NAME\n"
+"\n"
+"Bearer tokens for the JSON API (https listener, /api/v1). 'create'\n"
+"prints the secret once; only its SHA-256 is stored. A read token may\n"
+"only GET; a write token (the default) may change everything.\n"
+"Common options: --config FILE, --data-dir DIR.\n";
+
+static int
+cli_token_print(const struct db_token *t, void *ctx)
+{
+	char when[32] = "never";
+	time_t e = (time_t)t->expires;
+	struct tm tm;
+
+	if (t->expires != 0) {
+		gmtime_r(&e, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	printf("%s\t%s\t%s\texpires=%s\n", t->name, t->scope,
+	    t->revoked ? "revoked" : "active", when);
+	return 0;
+}
+
+int
+cli_token_main(int argc, char **argv)
+{
+	struct cli cli;
+	struct service_error err = { 0 };
+	char secret[SERVICE_TOKEN_SECRET_LEN + 1];
+	const char *error = NULL, *sub, *name = NULL, *scope = "write";
+	uint64_t days = 0;
+	int ret;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(token_usage, stdout);
+		return 0;
+	}
+	if ((ret = cli_open(&cli, argc, argv)) != 0)
+		return ret;
+	argc = cli.argc;
+	sub = argc > 1 ? argv[1] : "";
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--scope") == 0 && i + 1 < argc) {
+			scope = argv[++i];
+		} else if (strcmp(argv[i], "--expires") == 0 && i + 1 < argc) {
+			i++;
+			if (str_to_u64(argv[i], strlen(argv[i]), 36500,
+			    &days) < 0 || days == 0) {
+				fprintf(stderr, "facteur: --expires: expected "
+				    "a number of days\n");
+				return cli_close(&cli, EXIT_USAGE);
+			}
+		} else if (name == NULL && argv[i][0] != '-') {
+			name = argv[i];
+		} else {
+			fprintf(stderr, "facteur: unexpected argument '%s'\n",
+			    argv[i]);
+			return cli_close(&cli, EXIT_USAGE);
+		}
+	}
+	if (strcmp(sub, "list") == 0 && name == NULL) {
+		ret = db_token_list(cli.db, cli_token_print, NULL, &error);
+		return cli_close(&cli, ret == DB_OK ? 0 :
+		    cli_fail("token", "list", ret, error));
+	}
+	if (name == NULL || (strcmp(sub, "create") != 0 &&
+	    strcmp(sub, "revoke") != 0)) {
+		fputs(token_usage, stderr);
+		return cli_close(&cli, EXIT_USAGE);
+	}
+	if (strcmp(sub, "revoke") == 0) {
+		ret = db_token_revoke(cli.db, name, &error);
+		if (ret != DB_OK)
+			return cli_close(&cli, cli_fail(sub, name, ret, error));
+		printf("revoked %s\n", name);
+		return cli_close(&cli, 0);
+	}
+	ret = service_token_create(cli.db, name, scope,
+	    days != 0 ? (int64_t)time(NULL) + (int64_t)days * 86400 : 0,
+	    secret, sizeof(secret), &err);
+	if (ret == DB_INVALID) {
+		fprintf(stderr, "facteur: token %s: %s\n", name, err.detail);
+		return cli_close(&cli, EXIT_USAGE);
+	}
+	if (ret != DB_OK)
+		return cli_close(&cli, cli_fail(sub, name, ret, err.detail));
+	printf("created token %s (scope %s)\n", name, scope);
+	printf("secret: %s\n", secret);
+	mem_wipe(secret, sizeof(secret));
 	return cli_close(&cli, 0);
 }

@@ -29,6 +29,7 @@ static const char main_usage[] =
 "  alias add|list|remove    manage aliases and catch-alls\n"
 "  queue list|show|retry|delete\n"
 "                           inspect and steer the outbound queue\n"
+"  token create|list|revoke API tokens for the JSON API\n"
 "  help [COMMAND]           this text, or a command's\n"
 "  version                  print the version\n"
 "\n"
@@ -58,6 +59,8 @@ main_help(const char *cmd)
 		return cli_alias_main(2, argv);
 	if (strcmp(cmd, "queue") == 0)
 		return cli_queue_main(2, argv);
+	if (strcmp(cmd, "token") == 0)
+		return cli_token_main(2, argv);
 	fprintf(stderr, "facteur: unknown command '%s'\n", cmd);
 	return EXIT_USAGE;
 }
@@ -92,6 +95,8 @@ main(int argc, char **argv)
 		return cli_alias_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "queue") == 0)
 		return cli_queue_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "token") == 0)
+		return cli_token_main(argc - 1, argv + 1);
 	fprintf(stderr, "facteur: unknown command '%s' (see facteur --help)\n",
 	    cmd);
 	return EXIT_USAGE;

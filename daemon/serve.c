@@ -23,6 +23,7 @@
 #include "pop3/pop3.h"
 #include "smtp/queue.h"
 #include "smtp/smtp.h"
+#include "webadmin/api.h"
 
 static const char serve_usage[] =
 "Usage: facteur serve [--config FILE] [--data-dir DIR] [--port-offset N]\n"
@@ -30,8 +31,9 @@ static const char serve_usage[] =
 "\n"
 "Runs the mail server in the foreground: SMTP (MX, port 25 with STARTTLS),\n"
 "submission (587 with STARTTLS, 465 with implicit TLS; local delivery for\n"
-"now) and POP3 (110 with STLS, 995 with implicit TLS); IMAP and the web\n"
-"admin as they are implemented.\n"
+"now), POP3 (110 with STLS, 995 with implicit TLS) and the admin JSON API\n"
+"over HTTPS (443; tokens from 'facteur token create'); IMAP and the\n"
+"browser panel as they are implemented.\n"
 "Without a configuration file it runs on built-in defaults: data in\n"
 "/var/lib/facteur (SQLite database, Maildir store, a self-signed\n"
 "certificate made on first start).\n"
@@ -106,6 +108,7 @@ serve_banner(const struct config *cfg)
 		{ SVC_SUBMISSIONS, "Submission (TLS)" },
 		{ SVC_POP3, "POP3 (STLS)" },
 		{ SVC_POP3S, "POP3 (implicit TLS)" },
+		{ SVC_HTTPS, "HTTPS (admin API)" },
 	};
 
 	printf("Facteur is running.\n");
@@ -164,6 +167,8 @@ serve_main(int argc, char **argv)
 	static struct config cfg;
 	static struct smtp_server smtp, submission;
 	static struct pop3_server pop3;
+	struct api_server *api = NULL;
+	char *aerror;
 	struct net_conf nc;
 	struct net *net;
 	struct db *db;
@@ -232,6 +237,13 @@ serve_main(int argc, char **argv)
 	    serve_listen(net, &cfg, SVC_POP3S, &pop3_conn_ops, &pop3,
 	    NULL) < 0)
 		return EXIT_FAIL;
+	/* The admin API's socket too (443 needs root); its threads start
+	 * once the database is ready. */
+	if (api_bind(&cfg, &api, &aerror) < 0) {
+		fprintf(stderr, "facteur: %s\n", aerror);
+		free(aerror);
+		return EXIT_FAIL;
+	}
 	/* Bound the ports; from here on, no root. */
 	if (app_drop_privileges(&cfg) < 0)
 		return EXIT_FAIL;
@@ -242,11 +254,18 @@ serve_main(int argc, char **argv)
 	}
 	db_close(&db);
 	db_thread_init(dbpath);
+	if (api_start(api, &aerror) < 0) {
+		fprintf(stderr, "facteur: %s\n", aerror);
+		free(aerror);
+		api_stop(&api);
+		return EXIT_FAIL;
+	}
 	queue_start(&cfg);
 	log_info("event=started version=%s hostname=%s data_dir=%s",
 	    FACTEUR_VERSION, cfg.hostname, cfg.data_dir);
 	serve_banner(&cfg);
 	net_run(net);
+	api_stop(&api);
 	queue_stop();
 	net_free(&net);
 	return 0;

@@ -15,6 +15,8 @@ libsodium-dev
 libcrypt-dev
 libinih-dev
 libunbound-dev
+libmicrohttpd-dev
+libjansson-dev
 python3
 python3-pytest
 python3-aiosmtpd

@@ -72,7 +72,7 @@ def _port_free(port):
 # offset). Each gets a section with address = 127.0.0.1 in the config,
 # and _pick_offset checks all their ports.
 LISTENERS = {"smtp": 25, "submission": 587, "submissions": 465, "pop3": 110,
-             "pop3s": 995}
+             "pop3s": 995, "https": 443}
 
 
 def _pick_offset():
@@ -159,6 +159,11 @@ class Facteur:
     def pop3s_port(self):
         """POP3 with implicit TLS (995 + offset)."""
         return LISTENERS["pop3s"] + self.port_offset
+
+    @property
+    def api_port(self):
+        """The admin JSON API over HTTPS (443 + offset)."""
+        return LISTENERS["https"] + self.port_offset
 
     @property
     def pid(self):

@@ -1,0 +1,85 @@
+/*
+ * service.h: the account operations the CLI and the JSON API share: one
+ * implementation of each, with its normalization, validation and (through
+ * db/) its audit record. Callers set the actor with db_set_actor first.
+ *
+ * Results are db/ statuses (DB_OK, DB_INVALID for bad input, DB_EXISTS,
+ * DB_NOT_FOUND, DB_NOT_EMPTY, DB_BUSY, DB_ERROR). On failure err->detail
+ * says why and, for DB_INVALID, err->field names the input at fault
+ * ("name", "address", "password", ...). Thread-safe: any thread with its
+ * own struct db.
+ */
+#ifndef FACTEUR_SERVICE_H
+#define FACTEUR_SERVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db/db.h"
+#include "lib/config.h"
+
+#define SERVICE_PASSWORD_MIN 8
+#define SERVICE_PASSWORD_MAX 1024
+/* "fct_" and 64 hex digits (32 random bytes). */
+#define SERVICE_TOKEN_SECRET_LEN 68
+
+struct service_error {
+	const char *field;	/* input at fault, or NULL */
+	const char *detail;
+	char buf[256];		/* storage for detail when built */
+};
+
+/* Normalizes a domain name (A-labels, lower case) into out. */
+int service_domain_normalize(const char *raw, char *out, size_t outsize,
+    const char *field, struct service_error *err);
+/* Normalizes an address (catchall: "@domain" allowed) into out. */
+int service_address_normalize(const char *raw, bool catchall, char *out,
+    size_t outsize, const char *field, struct service_error *err);
+
+/* Adds a domain and makes its DKIM key (a missing key is only a warning
+ * in the log: `facteur domain dkim` makes it later). name_r (size
+ * ADDR_DOMAIN_MAX + 1) gets the normalized name. */
+int service_domain_add(struct db *db, const struct config *cfg,
+    const char *raw, char *name_r, struct service_error *err);
+/* Makes the domain's DKIM key when missing; the key's path into path_r. */
+int service_domain_dkim(const struct config *cfg, const char *name,
+    char *path_r, size_t pathsize, struct service_error *err);
+int service_domain_remove(struct db *db, const char *raw, bool force,
+    struct service_error *err);
+
+/* Checks a clear-text password's length. */
+int service_password_check(const char *password, size_t len,
+    struct service_error *err);
+/*
+ * Adds a mailbox with either a clear-text password (hashed with argon2id)
+ * or a pre-hashed one (any scheme password_hash_supported accepts), and
+ * creates its Maildir. address_r (size ADDR_MAX + 1) gets the
+ * normalized address.
+ */
+int service_mailbox_add(struct db *db, const struct config *cfg,
+    const char *raw, const char *password, const char *hash,
+    uint64_t quota, char *address_r, struct service_error *err);
+int service_mailbox_set_password(struct db *db, const char *address,
+    const char *password, const char *hash, struct service_error *err);
+/* Removes a mailbox and moves its Maildir to data_dir/deleted/ with a
+ * time stamp; moved_r gets the new place, or "" when nothing moved. */
+int service_mailbox_remove(struct db *db, const struct config *cfg,
+    const char *raw, char *moved_r, size_t movedsize,
+    struct service_error *err);
+
+/* Adds an alias; each destination is normalized (field "destinations"). */
+int service_alias_add(struct db *db, const char *raw_source,
+    const char *const *raw_dest, unsigned ndest, struct service_error *err);
+int service_alias_remove(struct db *db, const char *raw_source,
+    struct service_error *err);
+
+/* Creates an API token; the secret (shown once) into secret_r (size >
+ * SERVICE_TOKEN_SECRET_LEN). */
+int service_token_create(struct db *db, const char *name, const char *scope,
+    int64_t expires, char *secret_r, size_t secretsize,
+    struct service_error *err);
+/* SHA-256 of secret, lower-case hex, into hex_r (65 bytes). 0 or -1. */
+int service_token_hash(const char *secret, size_t len, char hex_r[65]);
+
+#endif

@@ -1,0 +1,576 @@
+/*
+ * api.c: the HTTPS server and the one dispatcher of the JSON API. The
+ * dispatcher owns policy: route matching (404, 405), bearer
+ * authentication (401), scope (403), body size (413), content type
+ * (415), JSON syntax and fields (400) and the RFC 9457 error shape;
+ * handlers (routes.c) only see valid requests.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "admin/service.h"
+#include "db/db.h"
+#include "lib/log.h"
+#include "webadmin/api.h"
+#include "webadmin/routes.h"
+
+#define API_THREADS 4
+#define API_CONNECTIONS 64
+#define API_TIMEOUT 30			/* seconds idle per connection */
+#define API_CONN_MEMORY (64 * 1024)	/* headers and read buffer */
+/* Bodies declared beyond this are refused without being read. */
+#define API_BODY_DRAIN_MAX (8 * API_BODY_MAX)
+
+struct api_server {
+	struct MHD_Daemon *mhd;
+	int fd;
+	char *cert, *key;
+	size_t keylen;
+	unsigned per_ip;
+	struct api_ctx ctx;
+};
+
+/* Per request, from the first call of the access handler to completion. */
+struct api_conn {
+	char *body;
+	size_t len;
+	bool too_large;
+};
+
+static char *
+api_file_read(const char *path, size_t *len_r, char **error_r)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0, n;
+
+	if (f == NULL) {
+		*error_r = xasprintf("https: %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = xmalloc(65537);
+	n = fread(buf, 1, 65536, f);
+	len = n;
+	if (ferror(f) || !feof(f)) {
+		*error_r = xasprintf("https: %s: unreadable or over 64 KiB",
+		    path);
+		fclose(f);
+		mem_wipe(buf, 65537);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	buf[len] = '\0';
+	*len_r = len;
+	return buf;
+}
+
+int
+api_bind(const struct config *cfg, struct api_server **srv_r,
+    char **error_r)
+{
+	const struct config_listener *l = &cfg->listeners[SVC_HTTPS];
+	struct addrinfo hints, *ai = NULL;
+	struct api_server *srv;
+	char port[16];
+	size_t certlen;
+	int fd, on = 1, rc;
+
+	*srv_r = NULL;
+	if (!l->enabled)
+		return 0;
+	srv = xcalloc(1, sizeof(*srv));
+	srv->fd = -1;
+	srv->ctx.cfg = cfg;
+	srv->per_ip = cfg->max_connections_per_ip;
+	if ((srv->cert = api_file_read(cfg->tls_cert, &certlen,
+	    error_r)) == NULL ||
+	    (srv->key = api_file_read(cfg->tls_key, &srv->keylen,
+	    error_r)) == NULL) {
+		api_stop(&srv);
+		return -1;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	str_printf(port, sizeof(port), "%u", config_listen_port(cfg,
+	    SVC_HTTPS));
+	if ((rc = getaddrinfo(l->address, port, &hints, &ai)) != 0) {
+		*error_r = xasprintf("https: cannot listen on %s port %s: %s",
+		    l->address, port, gai_strerror(rc));
+		api_stop(&srv);
+		return -1;
+	}
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+	    sizeof(on)) < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+	    listen(fd, 128) < 0 ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		*error_r = xasprintf("https: cannot listen on %s port %s: %s",
+		    l->address, port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		api_stop(&srv);
+		return -1;
+	}
+	freeaddrinfo(ai);
+	srv->fd = fd;
+	*srv_r = srv;
+	return 0;
+}
+
+/* ---- responses ---- */
+
+static enum MHD_Result
+api_send(struct MHD_Connection *conn, unsigned status, const char *type,
+    char *text, const char *hname, const char *hvalue)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(text != NULL ? strlen(text) :
+	    0, text, text != NULL ? MHD_RESPMEM_MUST_FREE :
+	    MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	if (type != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	if (hname != NULL)
+		MHD_add_response_header(resp, hname, hvalue);
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static const char *
+api_status_title(unsigned status)
+{
+	const char *t = MHD_get_reason_phrase_for(status);
+
+	return t != NULL && *t != '\0' ? t : "Error";
+}
+
+/* Sends req's problem (RFC 9457) or its document. */
+static enum MHD_Result
+api_respond(struct MHD_Connection *conn, struct api_req *req,
+    const char *hname, const char *hvalue)
+{
+	json_t *doc;
+	char type[64], *text;
+
+	if (req->code != NULL) {
+		str_printf(type, sizeof(type), "urn:facteur:problem:%s",
+		    req->code);
+		doc = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type,
+		    "title", api_status_title(req->status), "status",
+		    (int)req->status, "detail", req->detail, "code",
+		    req->code);
+		if (req->field != NULL)
+			json_object_set_new(doc, "field",
+			    json_string(req->field));
+		if (req->status == 401) {
+			hname = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
+			hvalue = "Bearer realm=\"facteur\"";
+		} else if (req->status == 503) {
+			hname = MHD_HTTP_HEADER_RETRY_AFTER;
+			hvalue = "1";
+		}
+		text = json_dumps(doc, JSON_COMPACT);
+		json_decref(doc);
+		return api_send(conn, req->status, "application/problem+json",
+		    text, hname, hvalue);
+	}
+	if (req->out == NULL)
+		return api_send(conn, req->status, NULL, NULL, hname, hvalue);
+	text = json_dumps(req->out, JSON_COMPACT);
+	json_decref(req->out);
+	req->out = NULL;
+	return api_send(conn, req->status, "application/json", text, hname,
+	    hvalue);
+}
+
+/* ---- the dispatcher ---- */
+
+/* Matches url against a pattern; {x} takes one non-empty segment. */
+static bool
+api_match(const char *pattern, const char *url,
+    char params[API_MAX_PARAMS][API_PARAM_MAX])
+{
+	const char *p = pattern, *u = url;
+	unsigned n = 0;
+
+	while (*p != '\0' && *u != '\0') {
+		if (*p == '{') {
+			const char *seg = u;
+			size_t len;
+
+			while (*u != '\0' && *u != '/')
+				u++;
+			len = (size_t)(u - seg);
+			if (len == 0 || len >= API_PARAM_MAX ||
+			    n == API_MAX_PARAMS)
+				return false;
+			memcpy(params[n], seg, len);
+			params[n++][len] = '\0';
+			while (*p != '}')
+				p++;
+			p++;
+			continue;
+		}
+		if (*p++ != *u++)
+			return false;
+	}
+	return *p == '\0' && *u == '\0';
+}
+
+static int
+api_authenticate(struct MHD_Connection *conn, struct api_req *req,
+    const struct api_route *route, const char *remote)
+{
+	const char *h, *error = NULL;
+	struct db_token t;
+	char hex[65], actor[DB_TOKEN_NAME_MAX + 8];
+	int ret;
+
+	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
+		api_problem(req, 401, "unauthorized", NULL,
+		    "an Authorization: Bearer token is required");
+		return -1;
+	}
+	h += 7;
+	while (*h == ' ')
+		h++;
+	if (strlen(h) != SERVICE_TOKEN_SECRET_LEN ||
+	    service_token_hash(h, strlen(h), hex) < 0 ||
+	    (ret = db_token_lookup(req->db, hex, &t, &error)) ==
+	    DB_NOT_FOUND) {
+		api_problem(req, 401, "unauthorized", NULL,
+		    "unknown, revoked or expired token");
+		return -1;
+	}
+	if (ret != DB_OK) {
+		api_problem_db(req, ret, NULL, error);
+		return -1;
+	}
+	if ((route->flags & API_WRITE) && strcmp(t.scope, "write") != 0) {
+		api_problem(req, 403, "forbidden", NULL,
+		    "token '%s' has read scope only", t.name);
+		return -1;
+	}
+	str_printf(actor, sizeof(actor), "token:%s", t.name);
+	db_set_actor(req->db, actor, remote);
+	return 0;
+}
+
+/* Content type, JSON syntax, known fields of the declared types. */
+static int
+api_body_parse(struct MHD_Connection *conn, struct api_req *req,
+    const struct api_route *route, struct api_conn *c)
+{
+	const char *ct, *key;
+	json_error_t jerr;
+	json_t *v;
+
+	ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
+	    (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
+		api_problem(req, 415, "unsupported_media_type", NULL,
+		    "the body must be application/json");
+		return -1;
+	}
+	if (c->too_large) {
+		api_problem(req, 413, "payload_too_large", NULL,
+		    "the body exceeds %d bytes", API_BODY_MAX);
+		return -1;
+	}
+	req->body = json_loadb(c->body != NULL ? c->body : "", c->len,
+	    JSON_REJECT_DUPLICATES, &jerr);
+	if (req->body == NULL || !json_is_object(req->body)) {
+		api_problem(req, 400, "invalid_json", NULL, "%s",
+		    req->body == NULL ? jerr.text :
+		    "the body must be a JSON object");
+		return -1;
+	}
+	json_object_foreach(req->body, key, v) {
+		const struct api_field *f;
+
+		for (f = route->fields; f->name != NULL; f++) {
+			if (strcmp(f->name, key) == 0)
+				break;
+		}
+		if (f->name == NULL) {
+			char clean[LOG_CLEAN_SIZE];
+
+			api_problem(req, 400, "unknown_field", NULL,
+			    "unknown field '%s'", log_clean(key, strlen(key),
+			    clean));
+			/* The key lives as long as req->body. */
+			req->field = key;
+			return -1;
+		}
+		if ((f->type == API_T_STRING && !json_is_string(v)) ||
+		    (f->type == API_T_INTEGER && !json_is_integer(v)) ||
+		    (f->type == API_T_BOOLEAN && !json_is_boolean(v)) ||
+		    (f->type == API_T_STRINGS && !json_is_array(v))) {
+			api_problem(req, 400, "invalid_field", f->name,
+			    "%s: expected %s", f->name,
+			    api_type_name(f->type));
+			return -1;
+		}
+		if (f->type == API_T_STRINGS) {
+			size_t i;
+			json_t *e;
+
+			json_array_foreach(v, i, e) {
+				if (!json_is_string(e)) {
+					api_problem(req, 400, "invalid_field",
+					    f->name, "%s: expected strings",
+					    f->name);
+					return -1;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+static void
+api_remote(struct MHD_Connection *conn, char *out, size_t outsize)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	str_lcpy(out, "?", outsize);
+	ci = MHD_get_connection_info(conn,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	getnameinfo(ci->client_addr, ci->client_addr->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), out,
+	    (socklen_t)outsize, NULL, 0, NI_NUMERICHOST);
+}
+
+static enum MHD_Result
+api_dispatch(struct api_server *srv, struct MHD_Connection *conn,
+    const char *url, const char *method, struct api_conn *c)
+{
+	char params[API_MAX_PARAMS][API_PARAM_MAX];
+	char allow[128] = "", remote[64], clean[LOG_CLEAN_SIZE];
+	char cpath[LOG_CLEAN_SIZE];
+	const struct api_route *route = NULL;
+	struct api_req req;
+	const char *hname = NULL, *hvalue = NULL, *error = NULL;
+	enum MHD_Result mret;
+
+	memset(&req, 0, sizeof(req));
+	req.ctx = &srv->ctx;
+	req.status = 200;
+	api_remote(conn, remote, sizeof(remote));
+	for (size_t i = 0; i < api_routes_count; i++) {
+		if (!api_match(api_routes[i].pattern, url, params))
+			continue;
+		if (strcmp(api_routes[i].method, method) == 0) {
+			route = &api_routes[i];
+			break;
+		}
+		if (allow[0] != '\0')
+			str_lcpy(allow + strlen(allow), ", ",
+			    sizeof(allow) - strlen(allow));
+		str_lcpy(allow + strlen(allow), api_routes[i].method,
+		    sizeof(allow) - strlen(allow));
+	}
+	if (route == NULL && allow[0] != '\0') {
+		api_problem(&req, 405, "method_not_allowed", NULL,
+		    "%s is not allowed here (allowed: %s)", method, allow);
+		hname = MHD_HTTP_HEADER_ALLOW;
+		hvalue = allow;
+		goto out;
+	}
+	if (route == NULL) {
+		api_problem(&req, 404, "not_found", NULL, "no such resource");
+		goto out;
+	}
+	for (unsigned i = 0; i < API_MAX_PARAMS; i++)
+		req.params[i] = params[i];
+	req.force = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+	    "force");
+	if ((req.db = db_thread_get(&error)) == NULL) {
+		api_problem(&req, 503, "unavailable", NULL,
+		    "the database is unavailable");
+		goto out;
+	}
+	db_set_actor(req.db, "anonymous", remote);
+	if ((route->flags & API_AUTH) &&
+	    api_authenticate(conn, &req, route, remote) < 0)
+		goto out;
+	if (route->fields != NULL) {
+		if (api_body_parse(conn, &req, route, c) < 0)
+			goto out;
+	} else if (c->len > 0 || c->too_large) {
+		api_problem(&req, c->too_large ? 413 : 400, c->too_large ?
+		    "payload_too_large" : "invalid_json", NULL,
+		    "this request takes no body");
+		goto out;
+	}
+	req.status = route->success;
+	route->fn(&req);
+out:
+	log_info("event=api_request remote=%s method=%s path=%s status=%u%s%s",
+	    remote, log_clean(method, strlen(method), clean),
+	    log_clean(url, strlen(url), cpath), req.status,
+	    req.code != NULL ? " code=" : "", req.code != NULL ? req.code : "");
+	mret = api_respond(conn, &req, hname, hvalue);
+	if (req.body != NULL)
+		json_decref(req.body);
+	if (req.out != NULL)
+		json_decref(req.out);
+	return mret;
+}
+
+static enum MHD_Result
+api_access(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct api_server *srv = cls;
+	struct api_conn *c = *con_cls;
+	const char *cl;
+	uint64_t declared;
+
+	if (c == NULL) {
+		c = xcalloc(1, sizeof(*c));
+		*con_cls = c;
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl != NULL && (str_to_u64(cl, strlen(cl), UINT64_MAX,
+		    &declared) < 0 || declared > API_BODY_DRAIN_MAX)) {
+			struct api_req req;
+
+			memset(&req, 0, sizeof(req));
+			api_problem(&req, 413, "payload_too_large", NULL,
+			    "the body exceeds %d bytes", API_BODY_MAX);
+			return api_respond(conn, &req, NULL, NULL);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		/* Beyond the limit the body is read and dropped, so the
+		 * client gets its 413 instead of a reset. */
+		if (!c->too_large && c->len + *upload_data_size >
+		    API_BODY_MAX) {
+			c->too_large = true;
+			xfree(c->body);
+			c->len = 0;
+		}
+		if (!c->too_large) {
+			c->body = xrealloc(c->body, c->len +
+			    *upload_data_size + 1);
+			memcpy(c->body + c->len, upload_data,
+			    *upload_data_size);
+			c->len += *upload_data_size;
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return api_dispatch(srv, conn, url, method, c);
+}
+
+static void
+api_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct api_conn *c = *con_cls;
+
+	if (c == NULL)
+		return;
+	free(c->body);
+	free(c);
+	*con_cls = NULL;
+}
+
+static void
+api_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t len;
+
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		return;
+	len = strlen(msg);
+	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+		msg[--len] = '\0';
+	for (char *p = msg; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\n')
+			*p = '\'';
+	}
+	log_debug("event=https_error error=\"%s\"", msg);
+}
+
+int
+api_start(struct api_server *srv, char **error_r)
+{
+	if (srv == NULL)
+		return 0;
+	srv->ctx.started = time(NULL);
+	srv->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_TLS | MHD_USE_ERROR_LOG, 0, NULL, NULL, api_access, srv,
+	    MHD_OPTION_LISTEN_SOCKET, srv->fd,
+	    MHD_OPTION_HTTPS_MEM_KEY, srv->key,
+	    MHD_OPTION_HTTPS_MEM_CERT, srv->cert,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)API_THREADS,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_CONNECTIONS,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->per_ip,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_TIMEOUT,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY,
+	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,
+	    MHD_OPTION_END);
+	if (srv->mhd == NULL) {
+		*error_r = xasprintf("https: cannot start the HTTPS server "
+		    "(certificate or key refused?)");
+		return -1;
+	}
+	srv->fd = -1;	/* libmicrohttpd closes it at stop */
+	log_info("event=https_started port=%u",
+	    config_listen_port(srv->ctx.cfg, SVC_HTTPS));
+	return 0;
+}
+
+void
+api_stop(struct api_server **srvp)
+{
+	struct api_server *srv = *srvp;
+
+	if (srv == NULL)
+		return;
+	if (srv->mhd != NULL)
+		MHD_stop_daemon(srv->mhd);
+	if (srv->fd >= 0)
+		close(srv->fd);
+	if (srv->key != NULL) {
+		mem_wipe(srv->key, srv->keylen);
+		free(srv->key);
+	}
+	free(srv->cert);
+	free(srv);
+	*srvp = NULL;
+}

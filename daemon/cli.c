@@ -1,8 +1,8 @@
 /*
- * cli.c: `facteur domain|mailbox|alias ...`, the same operations as the
- * JSON API, on the same database. Safe while `serve` runs: SQLite WAL and
- * BEGIN IMMEDIATE serialize writers, and the server reads the database at
- * every lookup, so changes take effect at once.
+ * cli.c: `facteur domain|mailbox|alias|queue|token|admin ...`, the same
+ * operations as the JSON API, on the same database. Safe while `serve`
+ * runs: SQLite WAL and BEGIN IMMEDIATE serialize writers, and the server
+ * reads the database at every lookup, so changes take effect at once.
  */
 #include <limits.h>
 #include <pwd.h>
@@ -779,5 +779,132 @@ cli_token_main(int argc, char **argv)
 	printf("created token %s (scope %s)\n", name, scope);
 	printf("secret: %s\n", secret);
 	mem_wipe(secret, sizeof(secret));
+	return cli_close(&cli, 0);
+}
+
+/* ---- admin ---- */
+
+static const char admin_usage[] =
+"Usage: facteur admin add NAME [--password-stdin]\n"
+"       facteur admin list\n"
+"       facteur admin remove NAME\n"
+"       facteur admin passwd NAME --password-stdin\n"
+"\n"
+"Administrators of the web panel (names: letters, digits, '-', '_',\n"
+"'.'). Without --password-stdin, 'add' generates a strong password and\n"
+"prints it once. --password-stdin reads one line from standard input\n"
+"(at least 8 characters). On its first start, 'facteur serve' creates\n"
+"the admin 'admin' when there is none and writes its password to\n"
+"DATA_DIR/initial-admin-password (mode 0600).\n"
+"Common options: --config FILE, --data-dir DIR.\n";
+
+static int
+cli_admin_print(const struct db_admin *a, void *ctx)
+{
+	char created[32], login[32] = "never";
+	time_t t = (time_t)a->created;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (a->last_login != 0) {
+		t = (time_t)a->last_login;
+		gmtime_r(&t, &tm);
+		strftime(login, sizeof(login), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	printf("%s\tcreated=%s\tlast_login=%s\n", a->name, created, login);
+	return 0;
+}
+
+int
+cli_admin_main(int argc, char **argv)
+{
+	struct cli cli;
+	struct service_error err = { 0 };
+	char password[CLI_PASSWORD_MAX + 2];
+	const char *error = NULL, *sub, *name = NULL;
+	bool from_stdin = false, generated = false;
+	int ret;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(admin_usage, stdout);
+		return 0;
+	}
+	if ((ret = cli_open(&cli, argc, argv)) != 0)
+		return ret;
+	argc = cli.argc;
+	sub = argc > 1 ? argv[1] : "";
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--password-stdin") == 0) {
+			from_stdin = true;
+		} else if (name == NULL && argv[i][0] != '-') {
+			name = argv[i];
+		} else {
+			fprintf(stderr, "facteur: unexpected argument '%s'\n",
+			    argv[i]);
+			return cli_close(&cli, EXIT_USAGE);
+		}
+	}
+	if (strcmp(sub, "list") == 0 && name == NULL && !from_stdin) {
+		ret = db_admin_list(cli.db, cli_admin_print, NULL, &error);
+		return cli_close(&cli, ret == DB_OK ? 0 :
+		    cli_fail("admin", "list", ret, error));
+	}
+	if (name == NULL || (strcmp(sub, "add") != 0 &&
+	    strcmp(sub, "remove") != 0 && strcmp(sub, "passwd") != 0) ||
+	    (strcmp(sub, "remove") == 0 && from_stdin)) {
+		fputs(admin_usage, stderr);
+		return cli_close(&cli, EXIT_USAGE);
+	}
+	if (strcmp(sub, "remove") == 0) {
+		ret = service_admin_remove(cli.db, name, &err);
+		if (ret == DB_INVALID) {
+			fprintf(stderr, "facteur: admin %s: %s\n", name,
+			    err.detail);
+			return cli_close(&cli, EXIT_USAGE);
+		}
+		if (ret != DB_OK)
+			return cli_close(&cli, cli_fail(sub, name, ret,
+			    err.detail));
+		printf("removed %s\n", name);
+		return cli_close(&cli, 0);
+	}
+	if (strcmp(sub, "passwd") == 0 && !from_stdin) {
+		fprintf(stderr, "facteur: passwd needs --password-stdin\n");
+		return cli_close(&cli, EXIT_USAGE);
+	}
+	if (from_stdin) {
+		if (cli_password_read(password, sizeof(password)) < 0)
+			return cli_close(&cli, EXIT_USAGE);
+	} else {
+		password_generate(password, CLI_GENERATED_LEN);
+		generated = true;
+	}
+	if (password_init() < 0) {
+		mem_wipe(password, sizeof(password));
+		fprintf(stderr, "facteur: cannot hash the password\n");
+		return cli_close(&cli, EXIT_FAIL);
+	}
+	if (strcmp(sub, "add") == 0)
+		ret = service_admin_add(cli.db, name, password, &err);
+	else
+		ret = service_admin_set_password(cli.db, name, password, &err);
+	if (ret != DB_OK) {
+		mem_wipe(password, sizeof(password));
+		if (ret == DB_INVALID) {
+			fprintf(stderr, "facteur: admin %s: %s\n", name,
+			    err.detail);
+			return cli_close(&cli, EXIT_USAGE);
+		}
+		return cli_close(&cli, cli_fail(sub, name, ret, err.detail));
+	}
+	if (strcmp(sub, "add") == 0) {
+		printf("added %s\n", name);
+		if (generated)
+			printf("password: %s\n", password);
+	} else {
+		printf("password changed for %s\n", name);
+	}
+	mem_wipe(password, sizeof(password));
 	return cli_close(&cli, 0);
 }

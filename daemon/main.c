@@ -30,6 +30,8 @@ static const char main_usage[] =
 "  queue list|show|retry|delete\n"
 "                           inspect and steer the outbound queue\n"
 "  token create|list|revoke API tokens for the JSON API\n"
+"  admin add|list|remove|passwd\n"
+"                           administrators of the web panel\n"
 "  help [COMMAND]           this text, or a command's\n"
 "  version                  print the version\n"
 "\n"
@@ -61,6 +63,8 @@ main_help(const char *cmd)
 		return cli_queue_main(2, argv);
 	if (strcmp(cmd, "token") == 0)
 		return cli_token_main(2, argv);
+	if (strcmp(cmd, "admin") == 0)
+		return cli_admin_main(2, argv);
 	fprintf(stderr, "facteur: unknown command '%s'\n", cmd);
 	return EXIT_USAGE;
 }
@@ -97,6 +101,8 @@ main(int argc, char **argv)
 		return cli_queue_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "token") == 0)
 		return cli_token_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "admin") == 0)
+		return cli_admin_main(argc - 1, argv + 1);
 	fprintf(stderr, "facteur: unknown command '%s' (see facteur --help)\n",
 	    cmd);
 	return EXIT_USAGE;

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "admin/service.h"
 #include "app.h"
 #include "auth/auth.h"
 #include "auth/password.h"
@@ -32,8 +33,8 @@ static const char serve_usage[] =
 "Runs the mail server in the foreground: SMTP (MX, port 25 with STARTTLS),\n"
 "submission (587 with STARTTLS, 465 with implicit TLS; local delivery for\n"
 "now), POP3 (110 with STLS, 995 with implicit TLS) and the admin JSON API\n"
-"over HTTPS (443; tokens from 'facteur token create'); IMAP and the\n"
-"browser panel as they are implemented.\n"
+"over HTTPS (443; tokens from 'facteur token create'), with HTTP (80)\n"
+"redirecting to it; IMAP and the browser panel as they are implemented.\n"
 "Without a configuration file it runs on built-in defaults: data in\n"
 "/var/lib/facteur (SQLite database, Maildir store, a self-signed\n"
 "certificate made on first start).\n"
@@ -44,7 +45,7 @@ static const char serve_usage[] =
 "  --check-config    validate, print the effective configuration, exit\n"
 "\n"
 "Signals: SIGTERM/SIGINT stop gracefully (deliveries in flight finish),\n"
-"SIGHUP reloads the TLS certificate and key.\n";
+"SIGHUP reloads the TLS certificate and key (HTTPS: at restart).\n";
 
 /* Resolves the certificate paths; makes a self-signed pair if needed. */
 static int
@@ -109,11 +110,14 @@ serve_banner(const struct config *cfg)
 		{ SVC_POP3, "POP3 (STLS)" },
 		{ SVC_POP3S, "POP3 (implicit TLS)" },
 		{ SVC_HTTPS, "HTTPS (admin API)" },
+		{ SVC_HTTP, "HTTP (to HTTPS)" },
 	};
 
 	printf("Facteur is running.\n");
 	for (size_t i = 0; i < ARRAY_SIZE(shown); i++) {
-		if (!cfg->listeners[shown[i].svc].enabled)
+		if (!cfg->listeners[shown[i].svc].enabled ||
+		    (shown[i].svc == SVC_HTTP &&
+		    !cfg->listeners[SVC_HTTPS].enabled))
 			continue;
 		printf("  %-20s %s port %u\n", shown[i].what,
 		    cfg->listeners[shown[i].svc].address,
@@ -131,6 +135,26 @@ serve_banner(const struct config *cfg)
 	    config_listen_port(cfg, SVC_SMTP));
 	printf("Stop with Ctrl-C.\n");
 	fflush(stdout);
+}
+
+/* First start: the admin "admin" when there is none (its password in a
+ * file, never in the log). Runs as the service user. */
+static int
+serve_admin_initial(struct db *db, const struct config *cfg)
+{
+	struct service_error err = { 0 };
+	char path[4096];
+	bool created;
+
+	if (service_admin_initial(db, cfg, &created, path, sizeof(path),
+	    &err) != DB_OK) {
+		fprintf(stderr, "facteur: initial admin: %s\n", err.detail);
+		return -1;
+	}
+	if (created)
+		log_info("event=initial_admin_created admin=%s "
+		    "password_file=%s", SERVICE_INITIAL_ADMIN, path);
+	return 0;
 }
 
 /* Opens the listener of one service when it is enabled. */
@@ -168,6 +192,7 @@ serve_main(int argc, char **argv)
 	static struct smtp_server smtp, submission;
 	static struct pop3_server pop3;
 	struct api_server *api = NULL;
+	struct api_redirect *redirect = NULL;
 	char *aerror;
 	struct net_conf nc;
 	struct net *net;
@@ -239,7 +264,8 @@ serve_main(int argc, char **argv)
 		return EXIT_FAIL;
 	/* The admin API's socket too (443 needs root); its threads start
 	 * once the database is ready. */
-	if (api_bind(&cfg, &api, &aerror) < 0) {
+	if (api_bind(&cfg, &api, &aerror) < 0 ||
+	    api_redirect_bind(&cfg, &redirect, &aerror) < 0) {
 		fprintf(stderr, "facteur: %s\n", aerror);
 		free(aerror);
 		return EXIT_FAIL;
@@ -252,11 +278,17 @@ serve_main(int argc, char **argv)
 		fprintf(stderr, "facteur: %s: %s\n", dbpath, error);
 		return EXIT_FAIL;
 	}
+	if (serve_admin_initial(db, &cfg) < 0) {
+		db_close(&db);
+		return EXIT_FAIL;
+	}
 	db_close(&db);
 	db_thread_init(dbpath);
-	if (api_start(api, &aerror) < 0) {
+	if (api_start(api, &aerror) < 0 ||
+	    api_redirect_start(redirect, &cfg, &aerror) < 0) {
 		fprintf(stderr, "facteur: %s\n", aerror);
 		free(aerror);
+		api_redirect_stop(&redirect);
 		api_stop(&api);
 		return EXIT_FAIL;
 	}
@@ -265,6 +297,7 @@ serve_main(int argc, char **argv)
 	    FACTEUR_VERSION, cfg.hostname, cfg.data_dir);
 	serve_banner(&cfg);
 	net_run(net);
+	api_redirect_stop(&redirect);
 	api_stop(&api);
 	queue_stop();
 	net_free(&net);

@@ -2,9 +2,11 @@
  * service.c: account operations shared by the CLI and the JSON API.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -280,6 +282,24 @@ service_alias_remove(struct db *db, const char *raw_source,
 	return db_alias_remove(db, source, &err->detail);
 }
 
+/* 1 to max letters, digits, '-', '_', '.' (token and admin names). */
+static bool
+service_name_valid(const char *name, size_t max)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		    (name[i] >= 'A' && name[i] <= 'Z') ||
+		    (name[i] >= '0' && name[i] <= '9') ||
+		    strchr("-_.", name[i]) != NULL))
+			return false;
+	}
+	return true;
+}
+
 int
 service_token_hash(const char *secret, size_t len, char hex_r[65])
 {
@@ -306,20 +326,11 @@ service_token_create(struct db *db, const char *name, const char *scope,
 	static const char digits[] = "0123456789abcdef";
 	unsigned char raw[32];
 	char hex[65];
-	size_t len = strlen(name);
 	int ret;
 
-	if (len == 0 || len > DB_TOKEN_NAME_MAX)
-		return service_fail(err, DB_INVALID, "name",
-		    "a token name has 1 to 64 characters");
-	for (size_t i = 0; i < len; i++) {
-		if (!((name[i] >= 'a' && name[i] <= 'z') ||
-		    (name[i] >= 'A' && name[i] <= 'Z') ||
-		    (name[i] >= '0' && name[i] <= '9') ||
-		    strchr("-_.", name[i]) != NULL))
-			return service_fail(err, DB_INVALID, "name",
-			    "a token name has letters, digits, '-', '_', '.'");
-	}
+	if (!service_name_valid(name, DB_TOKEN_NAME_MAX))
+		return service_fail(err, DB_INVALID, "name", "a token name has "
+		    "1 to 64 letters, digits, '-', '_', '.'");
 	if (strcmp(scope, "read") != 0 && strcmp(scope, "write") != 0)
 		return service_fail(err, DB_INVALID, "scope",
 		    "scope must be read or write");
@@ -342,4 +353,125 @@ service_token_create(struct db *db, const char *name, const char *scope,
 	if (ret != DB_OK)
 		mem_wipe(secret_r, secretsize);
 	return ret;
+}
+
+/* ---- Admins ---- */
+
+static int
+service_admin_name_check(const char *name, struct service_error *err)
+{
+	if (!service_name_valid(name, DB_ADMIN_NAME_MAX))
+		return service_fail(err, DB_INVALID, "name", "an admin name "
+		    "has 1 to 64 letters, digits, '-', '_', '.'");
+	return DB_OK;
+}
+
+int
+service_admin_add(struct db *db, const char *name, const char *password,
+    struct service_error *err)
+{
+	char *h;
+	int ret;
+
+	if ((ret = service_admin_name_check(name, err)) != DB_OK)
+		return ret;
+	if ((h = service_hash_make(password, NULL, err)) == NULL)
+		return err->field != NULL ? DB_INVALID : DB_ERROR;
+	ret = db_admin_add(db, name, h, &err->detail);
+	free(h);
+	return ret;
+}
+
+int
+service_admin_set_password(struct db *db, const char *name,
+    const char *password, struct service_error *err)
+{
+	char *h;
+	int ret;
+
+	if ((ret = service_admin_name_check(name, err)) != DB_OK)
+		return ret;
+	if ((h = service_hash_make(password, NULL, err)) == NULL)
+		return err->field != NULL ? DB_INVALID : DB_ERROR;
+	ret = db_admin_set_password(db, name, h, &err->detail);
+	free(h);
+	return ret;
+}
+
+int
+service_admin_remove(struct db *db, const char *name,
+    struct service_error *err)
+{
+	int ret;
+
+	if ((ret = service_admin_name_check(name, err)) != DB_OK)
+		return ret;
+	return db_admin_remove(db, name, &err->detail);
+}
+
+static int
+service_admin_count(const struct db_admin *a, void *ctx)
+{
+	(*(unsigned *)ctx)++;
+	return 1;	/* one is enough */
+}
+
+/* Writes password and a newline to a new file at path, mode 0600. */
+static int
+service_secret_write(const char *path, const char *password)
+{
+	size_t len = strlen(password);
+	int fd, ok;
+
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -1;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd < 0)
+		return -1;
+	ok = fchmod(fd, 0600) == 0 &&
+	    write(fd, password, len) == (ssize_t)len &&
+	    write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+	if (close(fd) < 0)
+		ok = 0;
+	if (!ok) {
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+service_admin_initial(struct db *db, const struct config *cfg,
+    bool *created_r, char *path_r, size_t pathsize,
+    struct service_error *err)
+{
+	char password[24];
+	unsigned n = 0;
+	int ret;
+
+	*created_r = false;
+	if (str_printf(path_r, pathsize, "%s/%s", cfg->data_dir,
+	    SERVICE_INITIAL_ADMIN_FILE) < 0)
+		return service_fail(err, DB_ERROR, NULL, "path too long");
+	if ((ret = db_admin_list(db, service_admin_count, &n,
+	    &err->detail)) != DB_OK || n > 0)
+		return ret;
+	password_generate(password, 20);
+	if (service_secret_write(path_r, password) < 0) {
+		mem_wipe(password, sizeof(password));
+		if (str_printf(err->buf, sizeof(err->buf), "%s: %s", path_r,
+		    strerror(errno)) < 0)
+			str_lcpy(err->buf, "cannot write the password file",
+			    sizeof(err->buf));
+		return service_fail(err, DB_ERROR, NULL, err->buf);
+	}
+	ret = service_admin_add(db, SERVICE_INITIAL_ADMIN, password, err);
+	mem_wipe(password, sizeof(password));
+	if (ret != DB_OK) {
+		unlink(path_r);
+		return ret;
+	}
+	*created_r = true;
+	return DB_OK;
 }

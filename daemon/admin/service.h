@@ -82,4 +82,25 @@ int service_token_create(struct db *db, const char *name, const char *scope,
 /* SHA-256 of secret, lower-case hex, into hex_r (65 bytes). 0 or -1. */
 int service_token_hash(const char *secret, size_t len, char hex_r[65]);
 
+/* Admin names: 1 to 64 letters, digits, '-', '_', '.' (field "name").
+ * Passwords are hashed with argon2id (password_init done). */
+int service_admin_add(struct db *db, const char *name, const char *password,
+    struct service_error *err);
+int service_admin_set_password(struct db *db, const char *name,
+    const char *password, struct service_error *err);
+int service_admin_remove(struct db *db, const char *name,
+    struct service_error *err);
+
+#define SERVICE_INITIAL_ADMIN "admin"
+#define SERVICE_INITIAL_ADMIN_FILE "initial-admin-password"
+/*
+ * First start: when no admin exists, creates SERVICE_INITIAL_ADMIN with a
+ * generated password written (with a newline) to
+ * data_dir/SERVICE_INITIAL_ADMIN_FILE, mode 0600, owned by the calling
+ * user. *created_r says whether it did; path_r gets the file's path.
+ */
+int service_admin_initial(struct db *db, const struct config *cfg,
+    bool *created_r, char *path_r, size_t pathsize,
+    struct service_error *err);
+
 #endif

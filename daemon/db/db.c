@@ -32,6 +32,8 @@ enum db_stmt_id {
 	ST_ALIAS_LIST, ST_ALIAS_LIST_ALL, ST_ALIAS_DESTS,
 	ST_TOKEN_ADD, ST_TOKEN_ACTIVE, ST_TOKEN_LOOKUP, ST_TOKEN_USED,
 	ST_TOKEN_LIST, ST_TOKEN_REVOKE,
+	ST_ADMIN_ADD, ST_ADMIN_GET, ST_ADMIN_LIST, ST_ADMIN_DEL,
+	ST_ADMIN_SET_PW,
 	ST_COUNT
 };
 
@@ -137,6 +139,16 @@ static const char *const db_sql[ST_COUNT] = {
 	    "FROM api_tokens ORDER BY name, id",
 	[ST_TOKEN_REVOKE] = "UPDATE api_tokens SET revoked = 1 "
 	    "WHERE name = ? AND revoked = 0",
+	[ST_ADMIN_ADD] = "INSERT INTO admins (username, password_hash, "
+	    "created) VALUES (?, ?, ?)",
+	[ST_ADMIN_GET] = "SELECT id, username, created, "
+	    "coalesce(last_login, 0), password_hash FROM admins "
+	    "WHERE username = ?",
+	[ST_ADMIN_LIST] = "SELECT id, username, created, "
+	    "coalesce(last_login, 0), '' FROM admins ORDER BY username",
+	[ST_ADMIN_DEL] = "DELETE FROM admins WHERE username = ?",
+	[ST_ADMIN_SET_PW] = "UPDATE admins SET password_hash = ? "
+	    "WHERE username = ?",
 };
 
 struct db {
@@ -1361,6 +1373,126 @@ db_token_revoke(struct db *db, const char *name, const char **error_r)
 	if (ret == DB_OK)
 		ret = db_audit(db, "token.revoke", name, NULL, error_r);
 	return db_end(db, ret, error_r);
+}
+
+/* ---- Admins ---- */
+
+static void
+db_admin_row(sqlite3_stmt *st, struct db_admin *a)
+{
+	a->id = sqlite3_column_int64(st, 0);
+	db_col_text(st, 1, a->name, sizeof(a->name));
+	a->created = sqlite3_column_int64(st, 2);
+	a->last_login = sqlite3_column_int64(st, 3);
+}
+
+int
+db_admin_add(struct db *db, const char *name, const char *hash,
+    const char **error_r)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	if ((ret = db_begin(db, error_r)) != DB_OK)
+		return ret;
+	st = db_stmt(db, ST_ADMIN_ADD);
+	db_bind_text(st, 1, name);
+	db_bind_text(st, 2, hash);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+	ret = db_step_done(db, st, error_r);
+	if (ret == DB_EXISTS && error_r != NULL)
+		*error_r = "admin already exists";
+	if (ret == DB_OK)
+		ret = db_audit(db, "admin.add", name, NULL, error_r);
+	return db_end(db, ret, error_r);
+}
+
+int
+db_admin_get(struct db *db, const char *name, struct db_admin *a_r,
+    char *hash_r, size_t hashsize, const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_ADMIN_GET);
+	int rc;
+
+	db_bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		db_admin_row(st, a_r);
+		if (hash_r != NULL)
+			db_col_text(st, 4, hash_r, hashsize);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return DB_OK;
+	if (rc == SQLITE_DONE) {
+		if (error_r != NULL)
+			*error_r = "no such admin";
+		return DB_NOT_FOUND;
+	}
+	return db_fail(db, rc, error_r);
+}
+
+int
+db_admin_list(struct db *db,
+    int (*cb)(const struct db_admin *a, void *ctx), void *ctx,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_ADMIN_LIST);
+	struct db_admin a;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		db_admin_row(st, &a);
+		if (cb(&a, ctx) != 0)
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, error_r);
+	return DB_OK;
+}
+
+/* Runs st (bound) in a transaction; DB_NOT_FOUND when no row changed,
+ * else the audit row. */
+static int
+db_admin_change(struct db *db, sqlite3_stmt *st, const char *name,
+    const char *action, const char **error_r)
+{
+	int ret;
+
+	if ((ret = db_begin(db, error_r)) != DB_OK) {
+		sqlite3_reset(st);
+		return ret;
+	}
+	ret = db_step_done(db, st, error_r);
+	if (ret == DB_OK && sqlite3_changes(db->conn) == 0) {
+		if (error_r != NULL)
+			*error_r = "no such admin";
+		ret = DB_NOT_FOUND;
+	}
+	if (ret == DB_OK)
+		ret = db_audit(db, action, name, NULL, error_r);
+	return db_end(db, ret, error_r);
+}
+
+int
+db_admin_remove(struct db *db, const char *name, const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_ADMIN_DEL);
+
+	db_bind_text(st, 1, name);
+	return db_admin_change(db, st, name, "admin.remove", error_r);
+}
+
+int
+db_admin_set_password(struct db *db, const char *name, const char *hash,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_ADMIN_SET_PW);
+
+	db_bind_text(st, 1, hash);
+	db_bind_text(st, 2, name);
+	return db_admin_change(db, st, name, "admin.passwd", error_r);
 }
 
 /* ---- Per-thread connections ---- */

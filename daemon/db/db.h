@@ -155,6 +155,27 @@ int db_token_list(struct db *db,
 /* Revokes the unrevoked token of that name. DB_NOT_FOUND if none. */
 int db_token_revoke(struct db *db, const char *name, const char **error_r);
 
+/* ---- Admins (the web panel's accounts) ---- */
+#define DB_ADMIN_NAME_MAX 64
+struct db_admin {
+	int64_t id;
+	char name[DB_ADMIN_NAME_MAX + 1];
+	int64_t created;
+	int64_t last_login;	/* 0 = never */
+};
+/* hash: as stored for mailboxes (auth/password.h). DB_EXISTS if taken. */
+int db_admin_add(struct db *db, const char *name, const char *hash,
+    const char **error_r);
+/* hash_r (size hashsize) gets the stored hash unless NULL. */
+int db_admin_get(struct db *db, const char *name, struct db_admin *a_r,
+    char *hash_r, size_t hashsize, const char **error_r);
+int db_admin_list(struct db *db,
+    int (*cb)(const struct db_admin *a, void *ctx), void *ctx,
+    const char **error_r);
+int db_admin_remove(struct db *db, const char *name, const char **error_r);
+int db_admin_set_password(struct db *db, const char *name, const char *hash,
+    const char **error_r);
+
 /*
  * Submission (RFC 6409 6.1): may the authenticated mailbox use sender as
  * its MAIL FROM? It may when sender is the mailbox itself, one of its

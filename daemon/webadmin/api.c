@@ -75,16 +75,49 @@ api_file_read(const char *path, size_t *len_r, char **error_r)
 	return buf;
 }
 
+/* Opens the non-blocking listening socket of svc; -1 and *error_r. */
+static int
+api_listen(const struct config *cfg, enum config_service svc,
+    char **error_r)
+{
+	const struct config_listener *l = &cfg->listeners[svc];
+	struct addrinfo hints, *ai = NULL;
+	char port[16];
+	int fd, on = 1, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	str_printf(port, sizeof(port), "%u", config_listen_port(cfg, svc));
+	if ((rc = getaddrinfo(l->address, port, &hints, &ai)) != 0) {
+		*error_r = xasprintf("%s: cannot listen on %s port %s: %s",
+		    l->name, l->address, port, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+	    sizeof(on)) < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+	    listen(fd, 128) < 0 ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		*error_r = xasprintf("%s: cannot listen on %s port %s: %s",
+		    l->name, l->address, port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
 int
 api_bind(const struct config *cfg, struct api_server **srv_r,
     char **error_r)
 {
 	const struct config_listener *l = &cfg->listeners[SVC_HTTPS];
-	struct addrinfo hints, *ai = NULL;
 	struct api_server *srv;
-	char port[16];
 	size_t certlen;
-	int fd, on = 1, rc;
 
 	*srv_r = NULL;
 	if (!l->enabled)
@@ -100,33 +133,10 @@ api_bind(const struct config *cfg, struct api_server **srv_r,
 		api_stop(&srv);
 		return -1;
 	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-	str_printf(port, sizeof(port), "%u", config_listen_port(cfg,
-	    SVC_HTTPS));
-	if ((rc = getaddrinfo(l->address, port, &hints, &ai)) != 0) {
-		*error_r = xasprintf("https: cannot listen on %s port %s: %s",
-		    l->address, port, gai_strerror(rc));
+	if ((srv->fd = api_listen(cfg, SVC_HTTPS, error_r)) < 0) {
 		api_stop(&srv);
 		return -1;
 	}
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
-	    sizeof(on)) < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-	    listen(fd, 128) < 0 ||
-	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
-		*error_r = xasprintf("https: cannot listen on %s port %s: %s",
-		    l->address, port, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(ai);
-		api_stop(&srv);
-		return -1;
-	}
-	freeaddrinfo(ai);
-	srv->fd = fd;
 	*srv_r = srv;
 	return 0;
 }
@@ -573,4 +583,145 @@ api_stop(struct api_server **srvp)
 	free(srv->cert);
 	free(srv);
 	*srvp = NULL;
+}
+
+/* ---- http: a redirect to https ---- */
+
+#define API_REDIRECT_CONNECTIONS 64
+#define API_REDIRECT_TIMEOUT 10
+
+struct api_redirect {
+	struct MHD_Daemon *mhd;
+	int fd;
+	unsigned port;
+	char base[300];		/* "https://HOST[:PORT]" */
+};
+
+int
+api_redirect_bind(const struct config *cfg, struct api_redirect **r_r,
+    char **error_r)
+{
+	struct api_redirect *r;
+	unsigned port = config_public_port(cfg, SVC_HTTPS);
+
+	*r_r = NULL;
+	if (!cfg->listeners[SVC_HTTP].enabled ||
+	    !cfg->listeners[SVC_HTTPS].enabled)
+		return 0;
+	r = xcalloc(1, sizeof(*r));
+	r->port = config_listen_port(cfg, SVC_HTTP);
+	if ((port == 443 ? str_printf(r->base, sizeof(r->base), "https://%s",
+	    cfg->hostname) : str_printf(r->base, sizeof(r->base),
+	    "https://%s:%u", cfg->hostname, port)) < 0) {
+		*error_r = xasprintf("http: host name too long");
+		free(r);
+		return -1;
+	}
+	if ((r->fd = api_listen(cfg, SVC_HTTP, error_r)) < 0) {
+		free(r);
+		return -1;
+	}
+	*r_r = r;
+	return 0;
+}
+
+/* libmicrohttpd hands over the path percent-decoded: encode again every
+ * byte outside RFC 3986 pchar and '/', so that no CR, LF or space can
+ * reach the header. */
+static void
+api_path_encode(const char *path, char *out, size_t outsize)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)path; *p != '\0';
+	    p++) {
+		bool plain = (*p >= 'a' && *p <= 'z') ||
+		    (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("-._~!$&'()*+,;=:@/", *p) != NULL;
+
+		if (o + (plain ? 1 : 3) >= outsize)
+			break;
+		if (plain) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '%';
+			out[o++] = digits[*p >> 4];
+			out[o++] = digits[*p & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+static enum MHD_Result
+api_redirect_access(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	static const char body[] = "Moved to HTTPS\n";
+	struct api_redirect *r = cls;
+	struct MHD_Response *resp;
+	char path[2048], location[sizeof(path) + sizeof(r->base)];
+	enum MHD_Result ret;
+
+	if (url == NULL || url[0] != '/')
+		url = "/";
+	api_path_encode(url, path, sizeof(path));
+	if (str_printf(location, sizeof(location), "%s%s", r->base,
+	    path) < 0)
+		str_printf(location, sizeof(location), "%s/", r->base);
+	resp = MHD_create_response_from_buffer(sizeof(body) - 1,
+	    (void *)body, MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION,
+	    location) != MHD_YES ||
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/plain; charset=utf-8") != MHD_YES) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	ret = MHD_queue_response(conn, MHD_HTTP_MOVED_PERMANENTLY, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+int
+api_redirect_start(struct api_redirect *r, const struct config *cfg,
+    char **error_r)
+{
+	if (r == NULL)
+		return 0;
+	r->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_ERROR_LOG, 0, NULL, NULL, api_redirect_access, r,
+	    MHD_OPTION_LISTEN_SOCKET, r->fd,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_REDIRECT_CONNECTIONS,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    cfg->max_connections_per_ip,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_REDIRECT_TIMEOUT,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY,
+	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,
+	    MHD_OPTION_END);
+	if (r->mhd == NULL) {
+		*error_r = xasprintf("http: cannot start the HTTP server");
+		return -1;
+	}
+	r->fd = -1;	/* libmicrohttpd closes it at stop */
+	log_info("event=http_started port=%u redirect=%s", r->port, r->base);
+	return 0;
+}
+
+void
+api_redirect_stop(struct api_redirect **rp)
+{
+	struct api_redirect *r = *rp;
+
+	if (r == NULL)
+		return;
+	if (r->mhd != NULL)
+		MHD_stop_daemon(r->mhd);
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r);
+	*rp = NULL;
 }

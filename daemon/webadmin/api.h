@@ -26,4 +26,17 @@ int api_bind(const struct config *cfg, struct api_server **srv_r,
 int api_start(struct api_server *srv, char **error_r);
 void api_stop(struct api_server **srv);
 
+/*
+ * The `http` listener: every request gets 301 to the same path on
+ * https://HOSTNAME[:PORT] (the public https port; omitted when 443; the
+ * query string is dropped). Same two steps as above; NULL *r_r when the
+ * http or the https listener is disabled.
+ */
+struct api_redirect;
+int api_redirect_bind(const struct config *cfg, struct api_redirect **r_r,
+    char **error_r);
+int api_redirect_start(struct api_redirect *r, const struct config *cfg,
+    char **error_r);
+void api_redirect_stop(struct api_redirect **r);
+
 #endif

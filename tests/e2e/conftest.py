@@ -72,7 +72,7 @@ def _port_free(port):
 # offset). Each gets a section with address = 127.0.0.1 in the config,
 # and _pick_offset checks all their ports.
 LISTENERS = {"smtp": 25, "submission": 587, "submissions": 465, "pop3": 110,
-             "pop3s": 995, "https": 443}
+             "pop3s": 995, "https": 443, "http": 80}
 
 
 def _pick_offset():
@@ -164,6 +164,11 @@ class Facteur:
     def api_port(self):
         """The admin JSON API over HTTPS (443 + offset)."""
         return LISTENERS["https"] + self.port_offset
+
+    @property
+    def http_port(self):
+        """HTTP, redirecting to HTTPS (80 + offset)."""
+        return LISTENERS["http"] + self.port_offset
 
     @property
     def pid(self):

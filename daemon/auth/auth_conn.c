@@ -37,6 +37,14 @@ auth_conn_checked(struct conn *c, void *arg)
 	auth_conn_finish(c, ac);
 }
 
+bool
+auth_conn_secure(const struct config *cfg, const struct conn *c)
+{
+	return conn_is_tls(c) ||
+	    config_net_match(cfg->plaintext_auth_networks,
+	    cfg->plaintext_auth_networks_count, conn_peer_sockaddr(c));
+}
+
 void
 auth_conn_start(struct conn *c, struct auth_request *req,
     void (*done)(struct conn *c, struct auth_request *req))

@@ -8,6 +8,7 @@
 #define FACTEUR_AUTH_CONN_H
 
 #include "auth/auth.h"
+#include "lib/config.h"
 #include "net/net.h"
 
 /* Takes ownership of req (malloc'ed); done(c, req) runs on the loop
@@ -15,5 +16,9 @@
  * with free(). */
 void auth_conn_start(struct conn *c, struct auth_request *req,
     void (*done)(struct conn *c, struct auth_request *req));
+
+/* May credentials be sent on this connection now? Over TLS, or from a
+ * network in plaintext_auth_networks (RFC 2595 2.2, RFC 4954 4). */
+bool auth_conn_secure(const struct config *cfg, const struct conn *c);
 
 #endif

@@ -167,9 +167,7 @@ pop3_msgs_free(struct pop3_session *s)
 static bool
 pop3_auth_allowed(const struct pop3_session *s)
 {
-	return conn_is_tls(s->c) ||
-	    config_net_match(s->cfg->plaintext_auth_networks,
-	    s->cfg->plaintext_auth_networks_count, conn_peer_sockaddr(s->c));
+	return auth_conn_secure(s->cfg, s->c);
 }
 
 static bool

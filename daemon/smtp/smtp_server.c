@@ -213,9 +213,7 @@ smtp_remote_add(struct smtp_session *s, const char *address)
 static bool
 smtp_auth_allowed(const struct smtp_session *s)
 {
-	return conn_is_tls(s->c) ||
-	    config_net_match(s->cfg->plaintext_auth_networks,
-	    s->cfg->plaintext_auth_networks_count, conn_peer_sockaddr(s->c));
+	return auth_conn_secure(s->cfg, s->c);
 }
 
 static bool

@@ -689,12 +689,15 @@ cli_queue_main(int argc, char **argv)
 
 static const char token_usage[] =
 "Usage: facteur token create NAME [--scope read|write] [--expires DAYS]\n"
+"                            [--domain DOMAIN]...\n"
 "       facteur token list\n"
 "       facteur token revoke NAME\n"
 "\n"
 "Bearer tokens for the JSON API (https listener, /api/v1). 'create'\n"
 "prints the secret once; only its SHA-256 is stored. A read token may\n"
 "only GET; a write token (the default) may change everything.\n"
+"--domain (repeatable, up to 16) restricts the token to those domains:\n"
+"others answer 404 and it cannot add domains.\n"
 "Common options: --config FILE, --data-dir DIR.\n";
 
 static int
@@ -708,8 +711,15 @@ cli_token_print(const struct db_token *t, void *ctx)
 		gmtime_r(&e, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	}
-	printf("%s\t%s\t%s\texpires=%s\n", t->name, t->scope,
+	printf("%s\t%s\t%s\texpires=%s\tdomains=", t->name, t->scope,
 	    t->revoked ? "revoked" : "active", when);
+	if (!t->restricted)
+		fputs("all", stdout);
+	else if (t->ndomains == 0)
+		fputs("none", stdout);
+	for (unsigned i = 0; i < t->ndomains; i++)
+		printf("%s%s", i > 0 ? "," : "", t->domains[i]);
+	putchar('\n');
 	return 0;
 }
 
@@ -720,6 +730,8 @@ cli_token_main(int argc, char **argv)
 	struct service_error err = { 0 };
 	char secret[SERVICE_TOKEN_SECRET_LEN + 1];
 	const char *error = NULL, *sub, *name = NULL, *scope = "write";
+	const char *domains[DB_TOKEN_DOMAINS_MAX];
+	unsigned ndomains = 0;
 	uint64_t days = 0;
 	int ret;
 
@@ -734,6 +746,13 @@ cli_token_main(int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--scope") == 0 && i + 1 < argc) {
 			scope = argv[++i];
+		} else if (strcmp(argv[i], "--domain") == 0 && i + 1 < argc) {
+			if (ndomains == DB_TOKEN_DOMAINS_MAX) {
+				fprintf(stderr, "facteur: --domain: at most "
+				    "%d domains\n", DB_TOKEN_DOMAINS_MAX);
+				return cli_close(&cli, EXIT_USAGE);
+			}
+			domains[ndomains++] = argv[++i];
 		} else if (strcmp(argv[i], "--expires") == 0 && i + 1 < argc) {
 			i++;
 			if (str_to_u64(argv[i], strlen(argv[i]), 36500,
@@ -749,6 +768,10 @@ cli_token_main(int argc, char **argv)
 			    argv[i]);
 			return cli_close(&cli, EXIT_USAGE);
 		}
+	}
+	if (ndomains > 0 && strcmp(sub, "create") != 0) {
+		fputs(token_usage, stderr);
+		return cli_close(&cli, EXIT_USAGE);
 	}
 	if (strcmp(sub, "list") == 0 && name == NULL) {
 		ret = db_token_list(cli.db, cli_token_print, NULL, &error);
@@ -769,14 +792,15 @@ cli_token_main(int argc, char **argv)
 	}
 	ret = service_token_create(cli.db, name, scope,
 	    days != 0 ? (int64_t)time(NULL) + (int64_t)days * 86400 : 0,
-	    secret, sizeof(secret), &err);
+	    domains, ndomains, secret, sizeof(secret), &err);
 	if (ret == DB_INVALID) {
 		fprintf(stderr, "facteur: token %s: %s\n", name, err.detail);
 		return cli_close(&cli, EXIT_USAGE);
 	}
 	if (ret != DB_OK)
 		return cli_close(&cli, cli_fail(sub, name, ret, err.detail));
-	printf("created token %s (scope %s)\n", name, scope);
+	printf("created token %s (scope %s%s)\n", name, scope,
+	    ndomains > 0 ? ", restricted to its domains" : "");
 	printf("secret: %s\n", secret);
 	mem_wipe(secret, sizeof(secret));
 	return cli_close(&cli, 0);

@@ -320,10 +320,12 @@ service_token_hash(const char *secret, size_t len, char hex_r[65])
 
 int
 service_token_create(struct db *db, const char *name, const char *scope,
-    int64_t expires, char *secret_r, size_t secretsize,
-    struct service_error *err)
+    int64_t expires, const char *const *raw_domains, unsigned ndomains,
+    char *secret_r, size_t secretsize, struct service_error *err)
 {
 	static const char digits[] = "0123456789abcdef";
+	char names[DB_TOKEN_DOMAINS_MAX][ADDR_DOMAIN_MAX + 1];
+	const char *domains[DB_TOKEN_DOMAINS_MAX];
 	unsigned char raw[32];
 	char hex[65];
 	int ret;
@@ -334,6 +336,15 @@ service_token_create(struct db *db, const char *name, const char *scope,
 	if (strcmp(scope, "read") != 0 && strcmp(scope, "write") != 0)
 		return service_fail(err, DB_INVALID, "scope",
 		    "scope must be read or write");
+	if (ndomains > DB_TOKEN_DOMAINS_MAX)
+		return service_fail(err, DB_INVALID, "domains",
+		    "a token names at most 16 domains");
+	for (unsigned i = 0; i < ndomains; i++) {
+		if ((ret = service_domain_normalize(raw_domains[i], names[i],
+		    sizeof(names[i]), "domains", err)) != DB_OK)
+			return ret;
+		domains[i] = names[i];
+	}
 	if (secretsize <= SERVICE_TOKEN_SECRET_LEN ||
 	    RAND_bytes(raw, sizeof(raw)) != 1)
 		return service_fail(err, DB_ERROR, NULL,
@@ -349,7 +360,8 @@ service_token_create(struct db *db, const char *name, const char *scope,
 		mem_wipe(secret_r, secretsize);
 		return service_fail(err, DB_ERROR, NULL, "cannot hash");
 	}
-	ret = db_token_add(db, name, hex, scope, expires, &err->detail);
+	ret = db_token_add(db, name, hex, scope, expires, domains, ndomains,
+	    &err->detail);
 	if (ret != DB_OK)
 		mem_wipe(secret_r, secretsize);
 	return ret;

@@ -75,10 +75,11 @@ int service_alias_remove(struct db *db, const char *raw_source,
     struct service_error *err);
 
 /* Creates an API token; the secret (shown once) into secret_r (size >
- * SERVICE_TOKEN_SECRET_LEN). */
+ * SERVICE_TOKEN_SECRET_LEN). ndomains > 0 restricts it to those domains
+ * (normalized here, field "domains"; each must exist). */
 int service_token_create(struct db *db, const char *name, const char *scope,
-    int64_t expires, char *secret_r, size_t secretsize,
-    struct service_error *err);
+    int64_t expires, const char *const *domains, unsigned ndomains,
+    char *secret_r, size_t secretsize, struct service_error *err);
 /* SHA-256 of secret, lower-case hex, into hex_r (65 bytes). 0 or -1. */
 int service_token_hash(const char *secret, size_t len, char hex_r[65]);
 

@@ -31,7 +31,7 @@ enum db_stmt_id {
 	ST_ALIAS_ADD, ST_ALIAS_DEST_ADD, ST_ALIAS_GET, ST_ALIAS_DEL,
 	ST_ALIAS_LIST, ST_ALIAS_LIST_ALL, ST_ALIAS_DESTS,
 	ST_TOKEN_ADD, ST_TOKEN_ACTIVE, ST_TOKEN_LOOKUP, ST_TOKEN_USED,
-	ST_TOKEN_LIST, ST_TOKEN_REVOKE,
+	ST_TOKEN_LIST, ST_TOKEN_REVOKE, ST_TOKEN_DOMAIN_ADD, ST_TOKEN_DOMAINS,
 	ST_ADMIN_ADD, ST_ADMIN_GET, ST_ADMIN_LIST, ST_ADMIN_DEL,
 	ST_ADMIN_SET_PW,
 	ST_COUNT
@@ -126,17 +126,23 @@ static const char *const db_sql[ST_COUNT] = {
 	[ST_ALIAS_DESTS] = "SELECT destination FROM alias_destinations "
 	    "WHERE alias_id = ? ORDER BY destination",
 	[ST_TOKEN_ADD] = "INSERT INTO api_tokens (name, token_hash, scope, "
-	    "created, expires) VALUES (?, ?, ?, ?, nullif(?, 0))",
+	    "created, expires, restricted) VALUES (?, ?, ?, ?, nullif(?, 0), "
+	    "?)",
+	[ST_TOKEN_DOMAIN_ADD] = "INSERT OR IGNORE INTO api_token_domains "
+	    "(token_id, domain_id) SELECT ?, id FROM domains WHERE name = ?",
+	[ST_TOKEN_DOMAINS] = "SELECT d.name FROM api_token_domains t "
+	    "JOIN domains d ON d.id = t.domain_id WHERE t.token_id = ? "
+	    "ORDER BY d.name",
 	[ST_TOKEN_ACTIVE] = "SELECT count(*) FROM api_tokens WHERE name = ? "
 	    "AND revoked = 0",
 	[ST_TOKEN_LOOKUP] = "SELECT id, name, scope, created, "
-	    "coalesce(expires, 0), coalesce(last_used, 0), revoked "
-	    "FROM api_tokens WHERE token_hash = ? AND revoked = 0 AND "
-	    "(expires IS NULL OR expires > ?)",
+	    "coalesce(expires, 0), coalesce(last_used, 0), revoked, "
+	    "restricted FROM api_tokens WHERE token_hash = ? AND "
+	    "revoked = 0 AND (expires IS NULL OR expires > ?)",
 	[ST_TOKEN_USED] = "UPDATE api_tokens SET last_used = ? WHERE id = ?",
 	[ST_TOKEN_LIST] = "SELECT id, name, scope, created, "
-	    "coalesce(expires, 0), coalesce(last_used, 0), revoked "
-	    "FROM api_tokens ORDER BY name, id",
+	    "coalesce(expires, 0), coalesce(last_used, 0), revoked, "
+	    "restricted FROM api_tokens ORDER BY name, id",
 	[ST_TOKEN_REVOKE] = "UPDATE api_tokens SET revoked = 1 "
 	    "WHERE name = ? AND revoked = 0",
 	[ST_ADMIN_ADD] = "INSERT INTO admins (username, password_hash, "
@@ -1258,18 +1264,63 @@ db_token_row(sqlite3_stmt *st, struct db_token *t)
 	t->expires = sqlite3_column_int64(st, 4);
 	t->last_used = sqlite3_column_int64(st, 5);
 	t->revoked = sqlite3_column_int(st, 6) != 0;
+	t->restricted = sqlite3_column_int(st, 7) != 0;
+	t->ndomains = 0;
+}
+
+/* Fills in t's domains (a restricted token's, in name order). */
+static int
+db_token_domains(struct db *db, struct db_token *t, const char **error_r)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	t->ndomains = 0;
+	if (!t->restricted)
+		return DB_OK;
+	st = db_stmt(db, ST_TOKEN_DOMAINS);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)t->id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    t->ndomains < DB_TOKEN_DOMAINS_MAX)
+		db_col_text(st, 0, t->domains[t->ndomains++],
+		    sizeof(t->domains[0]));
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, error_r);
+	return DB_OK;
+}
+
+/* After an insert that changed nothing: was it for want of the domain
+ * (rather than a duplicate in the list)? */
+static bool
+db_token_domain_missing(struct db *db, const char *name)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_DOMAIN_GET);
+	int rc;
+
+	db_bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc != SQLITE_ROW;
 }
 
 int
 db_token_add(struct db *db, const char *name, const char *hash,
-    const char *scope, int64_t expires, const char **error_r)
+    const char *scope, int64_t expires, const char *const *domains,
+    unsigned ndomains, const char **error_r)
 {
 	sqlite3_stmt *st;
+	int64_t id;
 	int ret, rc;
 
 	if (strcmp(scope, "read") != 0 && strcmp(scope, "write") != 0) {
 		if (error_r != NULL)
 			*error_r = "scope must be read or write";
+		return DB_INVALID;
+	}
+	if (ndomains > DB_TOKEN_DOMAINS_MAX) {
+		if (error_r != NULL)
+			*error_r = "too many domains for one token";
 		return DB_INVALID;
 	}
 	if ((ret = db_begin(db, error_r)) != DB_OK)
@@ -1293,9 +1344,27 @@ db_token_add(struct db *db, const char *name, const char *hash,
 	db_bind_text(st, 3, scope);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)expires);
+	sqlite3_bind_int(st, 6, ndomains > 0);
 	ret = db_step_done(db, st, error_r);
 	if (ret == DB_EXISTS && error_r != NULL)
 		*error_r = "token hash collision";
+	id = (int64_t)sqlite3_last_insert_rowid(db->conn);
+	for (unsigned i = 0; ret == DB_OK && i < ndomains; i++) {
+		st = db_stmt(db, ST_TOKEN_DOMAIN_ADD);
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+		db_bind_text(st, 2, domains[i]);
+		ret = db_step_done(db, st, error_r);
+		if (ret == DB_OK && sqlite3_changes(db->conn) == 0 &&
+		    db_token_domain_missing(db, domains[i])) {
+			if (str_printf(db_errbuf, sizeof(db_errbuf),
+			    "no such domain: %s", domains[i]) < 0)
+				str_lcpy(db_errbuf, "no such domain",
+				    sizeof(db_errbuf));
+			if (error_r != NULL)
+				*error_r = db_errbuf;
+			ret = DB_NOT_FOUND;
+		}
+	}
 	if (ret == DB_OK)
 		ret = db_audit(db, "token.add", name, scope, error_r);
 	return db_end(db, ret, error_r);
@@ -1307,7 +1376,7 @@ db_token_lookup(struct db *db, const char *hash, struct db_token *t_r,
 {
 	sqlite3_stmt *st = db_stmt(db, ST_TOKEN_LOOKUP);
 	int64_t now = (int64_t)time(NULL);
-	int rc;
+	int rc, ret;
 
 	db_bind_text(st, 1, hash);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
@@ -1322,6 +1391,8 @@ db_token_lookup(struct db *db, const char *hash, struct db_token *t_r,
 	}
 	if (rc != SQLITE_ROW)
 		return db_fail(db, rc, error_r);
+	if ((ret = db_token_domains(db, t_r, error_r)) != DB_OK)
+		return ret;
 	/* Best effort, outside a transaction: a busy database must not
 	 * refuse a read request. */
 	if (now - t_r->last_used >= 60) {
@@ -1340,15 +1411,20 @@ db_token_list(struct db *db,
     const char **error_r)
 {
 	sqlite3_stmt *st = db_stmt(db, ST_TOKEN_LIST);
-	struct db_token t;
-	int rc;
+	struct db_token *t = xcalloc(1, sizeof(*t));
+	int rc, ret = DB_OK;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		db_token_row(st, &t);
-		if (cb(&t, ctx) != 0)
+		db_token_row(st, t);
+		if ((ret = db_token_domains(db, t, error_r)) != DB_OK)
+			break;
+		if (cb(t, ctx) != 0)
 			break;
 	}
 	sqlite3_reset(st);
+	free(t);
+	if (ret != DB_OK)
+		return ret;
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_fail(db, rc, error_r);
 	return DB_OK;

@@ -132,6 +132,7 @@ int db_alias_list(struct db *db, const char *domain,
 
 /* ---- API tokens ---- */
 #define DB_TOKEN_NAME_MAX 64
+#define DB_TOKEN_DOMAINS_MAX 16
 struct db_token {
 	int64_t id;
 	char name[DB_TOKEN_NAME_MAX + 1];
@@ -140,13 +141,21 @@ struct db_token {
 	int64_t expires;	/* 0 = never */
 	int64_t last_used;	/* 0 = never */
 	bool revoked;
+	/* Restricted to domains[] (which may have become empty when its
+	 * domains were removed); not restricted: every domain. */
+	bool restricted;
+	unsigned ndomains;
+	char domains[DB_TOKEN_DOMAINS_MAX][ADDR_DOMAIN_MAX + 1];
 };
-/* hash: SHA-256 of the secret, lower-case hex; expires 0 = never.
- * DB_EXISTS while an unrevoked token has that name. */
+/* hash: SHA-256 of the secret, lower-case hex; expires 0 = never;
+ * ndomains > 0 restricts the token to those domains (each must exist:
+ * DB_NOT_FOUND; at most DB_TOKEN_DOMAINS_MAX). DB_EXISTS while an
+ * unrevoked token has that name. */
 int db_token_add(struct db *db, const char *name, const char *hash,
-    const char *scope, int64_t expires, const char **error_r);
-/* Finds an unrevoked, unexpired token by hash (and notes its use).
- * DB_OK or DB_NOT_FOUND. */
+    const char *scope, int64_t expires, const char *const *domains,
+    unsigned ndomains, const char **error_r);
+/* Finds an unrevoked, unexpired token by hash (and notes its use) with
+ * its domains. DB_OK or DB_NOT_FOUND. */
 int db_token_lookup(struct db *db, const char *hash, struct db_token *t_r,
     const char **error_r);
 int db_token_list(struct db *db,

@@ -1,9 +1,10 @@
 /*
  * api.c: the HTTPS server and the one dispatcher of the JSON API. The
  * dispatcher owns policy: route matching (404, 405), bearer
- * authentication (401), scope (403), body size (413), content type
- * (415), JSON syntax and fields (400) and the RFC 9457 error shape;
- * handlers (routes.c) only see valid requests.
+ * authentication (401), scope and domain restriction (403), body size
+ * (413), content type (415), JSON syntax and fields (400) and the RFC 9457
+ * error shape; handlers (routes.c) only see valid requests, and hide the
+ * domains a restricted token may not see (404).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -252,10 +253,9 @@ api_match(const char *pattern, const char *url,
 
 static int
 api_authenticate(struct MHD_Connection *conn, struct api_req *req,
-    const struct api_route *route, const char *remote)
+    const struct api_route *route, const char *remote, struct db_token *t)
 {
 	const char *h, *error = NULL;
-	struct db_token t;
 	char hex[65], actor[DB_TOKEN_NAME_MAX + 8];
 	int ret;
 
@@ -271,7 +271,7 @@ api_authenticate(struct MHD_Connection *conn, struct api_req *req,
 		h++;
 	if (strlen(h) != SERVICE_TOKEN_SECRET_LEN ||
 	    service_token_hash(h, strlen(h), hex) < 0 ||
-	    (ret = db_token_lookup(req->db, hex, &t, &error)) ==
+	    (ret = db_token_lookup(req->db, hex, t, &error)) ==
 	    DB_NOT_FOUND) {
 		api_problem(req, 401, "unauthorized", NULL,
 		    "unknown, revoked or expired token");
@@ -281,12 +281,18 @@ api_authenticate(struct MHD_Connection *conn, struct api_req *req,
 		api_problem_db(req, ret, NULL, error);
 		return -1;
 	}
-	if ((route->flags & API_WRITE) && strcmp(t.scope, "write") != 0) {
+	if ((route->flags & API_WRITE) && strcmp(t->scope, "write") != 0) {
 		api_problem(req, 403, "forbidden", NULL,
-		    "token '%s' has read scope only", t.name);
+		    "token '%s' has read scope only", t->name);
 		return -1;
 	}
-	str_printf(actor, sizeof(actor), "token:%s", t.name);
+	if ((route->flags & API_ALL_DOMAINS) && t->restricted) {
+		api_problem(req, 403, "forbidden", NULL,
+		    "token '%s' is restricted to its domains", t->name);
+		return -1;
+	}
+	req->token = t;
+	str_printf(actor, sizeof(actor), "token:%s", t->name);
 	db_set_actor(req->db, actor, remote);
 	return 0;
 }
@@ -387,6 +393,7 @@ api_dispatch(struct api_server *srv, struct MHD_Connection *conn,
 	char allow[128] = "", remote[64], clean[LOG_CLEAN_SIZE];
 	char cpath[LOG_CLEAN_SIZE];
 	const struct api_route *route = NULL;
+	struct db_token token;
 	struct api_req req;
 	const char *hname = NULL, *hvalue = NULL, *error = NULL;
 	enum MHD_Result mret;
@@ -430,7 +437,7 @@ api_dispatch(struct api_server *srv, struct MHD_Connection *conn,
 	}
 	db_set_actor(req.db, "anonymous", remote);
 	if ((route->flags & API_AUTH) &&
-	    api_authenticate(conn, &req, route, remote) < 0)
+	    api_authenticate(conn, &req, route, remote, &token) < 0)
 		goto out;
 	if (route->fields != NULL) {
 		if (api_body_parse(conn, &req, route, c) < 0)

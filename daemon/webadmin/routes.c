@@ -77,6 +77,18 @@ api_type_name(enum api_type t)
 	return "string";
 }
 
+bool
+api_domain_allowed(const struct api_req *req, const char *domain)
+{
+	if (req->token == NULL || !req->token->restricted)
+		return true;
+	for (unsigned i = 0; i < req->token->ndomains; i++) {
+		if (strcmp(req->token->domains[i], domain) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* ---- JSON views ---- */
 
 static json_t *
@@ -119,7 +131,7 @@ api_domain_param(struct api_req *req, char *out, size_t outsize)
 	int ret;
 
 	if (service_domain_normalize(req->params[0], out, outsize, "name",
-	    &err) != DB_OK) {
+	    &err) != DB_OK || !api_domain_allowed(req, out)) {
 		api_problem(req, 404, "not_found", NULL, "no such domain");
 		return -1;
 	}
@@ -162,10 +174,18 @@ api_status(struct api_req *req)
 	    (json_int_t)n[1], "aliases", (json_int_t)n[2]);
 }
 
+struct api_domain_listing {
+	struct api_req *req;
+	json_t *list;
+};
+
 static int
 api_domain_append(const struct db_domain *d, void *ctx)
 {
-	json_array_append_new(ctx, api_domain_json(d));
+	struct api_domain_listing *l = ctx;
+
+	if (api_domain_allowed(l->req, d->name))
+		json_array_append_new(l->list, api_domain_json(d));
 	return 0;
 }
 
@@ -173,10 +193,11 @@ static void
 api_domain_list(struct api_req *req)
 {
 	json_t *list = json_array();
+	struct api_domain_listing l = { req, list };
 	const char *error = NULL;
 	int ret;
 
-	if ((ret = db_domain_list(req->db, api_domain_append, list,
+	if ((ret = db_domain_list(req->db, api_domain_append, &l,
 	    &error)) != DB_OK) {
 		json_decref(list);
 		api_problem_db(req, ret, NULL, error);
@@ -366,9 +387,18 @@ api_address_param(struct api_req *req, bool catchall, char *out,
 {
 	struct service_error err = { 0 };
 
+	const char *at;
+
 	if (service_address_normalize(req->params[0], catchall, out, outsize,
 	    "address", &err) != DB_OK) {
 		api_problem(req, 404, "not_found", NULL, "%s", err.detail);
+		return -1;
+	}
+	/* Same answer as for an address that does not exist. */
+	if ((at = strrchr(out, '@')) == NULL ||
+	    !api_domain_allowed(req, at + 1)) {
+		api_problem(req, 404, "not_found", NULL, "no such %s",
+		    catchall ? "alias" : "mailbox");
 		return -1;
 	}
 	return 0;
@@ -448,6 +478,78 @@ api_mailbox_update(struct api_req *req)
 		api_problem_db(req, ret, err.field, err.detail);
 		return;
 	}
+	req->out = api_mailbox_json(&m);
+}
+
+/*
+ * PUT: create-or-update for provisioning scripts. Creating needs password
+ * or password_hash; updating changes only what the body names. 201 when
+ * created, 200 when updated; everything is validated before the first
+ * write.
+ */
+static void
+api_mailbox_put(struct api_req *req)
+{
+	struct service_error err = { 0 };
+	char addr[ADDR_MAX + 1];
+	struct db_mailbox m;
+	const char *password, *hash;
+	json_t *enabled;
+	uint64_t quota = 0;
+	bool created = false;
+	int ret, has_quota;
+
+	if (api_address_param(req, false, addr, sizeof(addr)) < 0)
+		return;
+	password = json_string_value(json_object_get(req->body, "password"));
+	hash = json_string_value(json_object_get(req->body, "password_hash"));
+	enabled = json_object_get(req->body, "enabled");
+	if (password != NULL && hash != NULL) {
+		api_problem(req, 400, "invalid_field", "password",
+		    "password: give either password or password_hash");
+		return;
+	}
+	if ((has_quota = api_uint_field(req, "quota", &quota)) < 0)
+		return;
+	if (password != NULL && service_password_check(password,
+	    strlen(password), &err) != DB_OK) {
+		api_problem_db(req, DB_INVALID, err.field, err.detail);
+		return;
+	}
+	ret = db_mailbox_get(req->db, addr, &m, &err.detail);
+	if (ret == DB_NOT_FOUND) {
+		if (password == NULL && hash == NULL) {
+			api_problem(req, 400, "invalid_field", "password",
+			    "password: give password or password_hash to "
+			    "create the mailbox");
+			return;
+		}
+		ret = service_mailbox_add(req->db, req->ctx->cfg, addr,
+		    password, hash, quota, addr, &err);
+		if (ret == DB_OK) {
+			created = true;
+			/* Set; the rest of the body is applied below. */
+			password = hash = NULL;
+			has_quota = 0;
+		} else if (ret == DB_EXISTS) {
+			ret = DB_OK;	/* made meanwhile: update it */
+		}
+	}
+	if (ret == DB_OK && (password != NULL || hash != NULL))
+		ret = service_mailbox_set_password(req->db, addr, password,
+		    hash, &err);
+	if (ret == DB_OK && has_quota)
+		ret = db_mailbox_set_quota(req->db, addr, quota, &err.detail);
+	if (ret == DB_OK && enabled != NULL)
+		ret = db_mailbox_set_enabled(req->db, addr,
+		    json_is_true(enabled), &err.detail);
+	if (ret == DB_OK)
+		ret = db_mailbox_get(req->db, addr, &m, &err.detail);
+	if (ret != DB_OK) {
+		api_problem_db(req, ret, err.field, err.detail);
+		return;
+	}
+	req->status = created ? 201 : 200;
 	req->out = api_mailbox_json(&m);
 }
 
@@ -591,9 +693,12 @@ static void
 api_alias_remove(struct api_req *req)
 {
 	struct service_error err = { 0 };
+	char src[ADDR_MAX + 1];
 	int ret;
 
-	ret = service_alias_remove(req->db, req->params[0], &err);
+	if (api_address_param(req, true, src, sizeof(src)) < 0)
+		return;
+	ret = service_alias_remove(req->db, src, &err);
 	if (ret == DB_INVALID)
 		ret = DB_NOT_FOUND;
 	if (ret != DB_OK)
@@ -620,6 +725,11 @@ static const struct api_field api_f_mailbox_update[] = {
 	{ "password", API_T_STRING }, { "quota", API_T_INTEGER },
 	{ "enabled", API_T_BOOLEAN }, { NULL, 0 },
 };
+static const struct api_field api_f_mailbox_put[] = {
+	{ "password", API_T_STRING }, { "password_hash", API_T_STRING },
+	{ "quota", API_T_INTEGER }, { "enabled", API_T_BOOLEAN },
+	{ NULL, 0 },
+};
 static const struct api_field api_f_alias[] = {
 	{ "source", API_T_STRING }, { "destinations", API_T_STRINGS },
 	{ NULL, 0 },
@@ -635,8 +745,9 @@ const struct api_route api_routes[] = {
 	    "Version, uptime and counts" },
 	{ "GET", "/api/v1/domains", R, NULL, api_domain_list, 200,
 	    "List domains" },
-	{ "POST", "/api/v1/domains", W, api_f_domain, api_domain_add, 201,
-	    "Add a domain (and its DKIM key)" },
+	{ "POST", "/api/v1/domains", W | API_ALL_DOMAINS, api_f_domain,
+	    api_domain_add, 201, "Add a domain (and its DKIM key); 403 for "
+	    "a token restricted to domains" },
 	{ "GET", "/api/v1/domains/{name}", R, NULL, api_domain_get, 200,
 	    "Get a domain with its mailbox and alias counts" },
 	{ "DELETE", "/api/v1/domains/{name}", W, NULL, api_domain_remove,
@@ -654,6 +765,9 @@ const struct api_route api_routes[] = {
 	    200, "Get a mailbox" },
 	{ "PATCH", "/api/v1/mailboxes/{address}", W, api_f_mailbox_update,
 	    api_mailbox_update, 200, "Change password, quota or enabled" },
+	{ "PUT", "/api/v1/mailboxes/{address}", W, api_f_mailbox_put,
+	    api_mailbox_put, 200, "Create (201) or update (200) a mailbox: "
+	    "idempotent, for provisioning scripts" },
 	{ "DELETE", "/api/v1/mailboxes/{address}", W, NULL,
 	    api_mailbox_remove, 204, "Remove a mailbox (its mail is moved "
 	    "to deleted/)" },
@@ -715,6 +829,10 @@ api_openapi_operation(const struct api_route *r)
 	}
 	responses = json_object();
 	str_printf(code, sizeof(code), "%u", r->success);
+	if (strcmp(r->method, "PUT") == 0)
+		json_object_set_new(responses, "201", json_pack("{s:s, "
+		    "s:{s:{}}}", "description", "Created", "content",
+		    "application/json"));
 	json_object_set_new(responses, code, r->success == 204 ?
 	    json_pack("{s:s}", "description", "Done") :
 	    json_pack("{s:s, s:{s:{}}}", "description", "OK", "content",

@@ -25,6 +25,7 @@
 /* Route flags */
 #define API_AUTH 0x1		/* needs a bearer token */
 #define API_WRITE 0x2		/* needs a token with write scope */
+#define API_ALL_DOMAINS 0x4	/* needs a token not restricted to domains */
 
 enum api_type { API_T_STRING, API_T_INTEGER, API_T_BOOLEAN, API_T_STRINGS };
 
@@ -43,6 +44,10 @@ struct api_req {
 	struct db *db;			/* this thread's connection */
 	const char *params[API_MAX_PARAMS];	/* {param}s, in order */
 	const char *force;		/* ?force= value, or NULL */
+	/* The bearer token, or NULL (no authentication). A token
+	 * restricted to domains sees only those: the handlers answer 404
+	 * for any other domain or address (api_domain_allowed). */
+	const struct db_token *token;
 	json_t *body;			/* the request object, or NULL */
 	/* Response */
 	unsigned status;		/* 200 unless set */
@@ -81,5 +86,8 @@ void api_problem_db(struct api_req *req, int status, const char *field,
 json_t *api_openapi(void);
 
 const char *api_type_name(enum api_type t);
+
+/* May req's token see this (normalized) domain? */
+bool api_domain_allowed(const struct api_req *req, const char *domain);
 
 #endif

@@ -3,6 +3,7 @@ made by the CLI, domains, mailboxes and aliases through the API and then
 used by real mail clients, every error status, the OpenAPI document and
 the client setup values."""
 import json
+import poplib
 import re
 import sqlite3
 import subprocess
@@ -65,8 +66,11 @@ class API:
         return headers, doc
 
 
-def make_token(facteur, name, scope="write"):
-    r = facteur.cli_ok("token", "create", name, "--scope", scope)
+def make_token(facteur, name, scope="write", domains=()):
+    args = []
+    for d in domains:
+        args += ["--domain", d]
+    r = facteur.cli_ok("token", "create", name, "--scope", scope, *args)
     m = re.search(r"^secret: (fct_[0-9a-f]{64})$", r.stdout, re.M)
     assert m, r.stdout
     return m.group(1)
@@ -237,6 +241,115 @@ def test_prehashed_password_import(facteur, api):
     assert doc["field"] == "password_hash"
 
 
+def test_domain_restricted_token(facteur, api):
+    mine = facteur.unique("mine") + ".example"
+    theirs = facteur.unique("theirs") + ".example"
+    for d in (mine, theirs):
+        api.ok("POST", "/api/v1/domains", {"name": d}, status=201)
+    api.ok("POST", "/api/v1/domains/%s/mailboxes" % theirs,
+           {"local_part": "x", "password": "their-password"}, status=201)
+    api.ok("POST", "/api/v1/domains/%s/aliases" % theirs,
+           {"source": "y", "destinations": ["x@" + theirs]}, status=201)
+    # An unknown domain is refused at creation.
+    assert facteur.cli("token", "create", "nodom", "--domain",
+                       "absent.example").returncode != 0
+    secret = make_token(facteur, "scoped", domains=[mine.upper()])
+    listing = facteur.cli_ok("token", "list").stdout
+    assert re.search(r"^scoped	write	active	expires=never	domains=%s$"
+                     % re.escape(mine), listing, re.M), listing
+    assert re.search(r"^panel	.*	domains=all$", listing, re.M), listing
+
+    # Its own domain works.
+    doc = api.ok("GET", "/api/v1/domains", token=secret)
+    assert [d["name"] for d in doc["domains"]] == [mine]
+    api.ok("GET", "/api/v1/domains/" + mine, token=secret)
+    api.ok("POST", "/api/v1/domains/%s/mailboxes" % mine,
+           {"local_part": "m", "password": "my-password"}, status=201,
+           token=secret)
+    api.ok("PUT", "/api/v1/mailboxes/n@" + mine,
+           {"password": "my-password"}, status=201, token=secret)
+    api.ok("POST", "/api/v1/domains/%s/aliases" % mine,
+           {"source": "a", "destinations": ["m@" + mine]}, status=201,
+           token=secret)
+    api.ok("GET", "/api/v1/mailboxes/m@" + mine, token=secret)
+    api.ok("DELETE", "/api/v1/aliases/a@" + mine, status=204, token=secret)
+    api.ok("DELETE", "/api/v1/mailboxes/n@" + mine, status=204,
+           token=secret)
+
+    # Another domain, its mailbox and its alias do not exist for it.
+    for method, path, body in (
+            ("GET", "/api/v1/domains/" + theirs, None),
+            ("DELETE", "/api/v1/domains/%s?force=true" % theirs, None),
+            ("GET", "/api/v1/domains/%s/mailboxes" % theirs, None),
+            ("POST", "/api/v1/domains/%s/mailboxes" % theirs,
+             {"local_part": "z", "password": "long-enough"}),
+            ("GET", "/api/v1/domains/%s/aliases" % theirs, None),
+            ("GET", "/api/v1/mailboxes/x@" + theirs, None),
+            ("PATCH", "/api/v1/mailboxes/x@" + theirs, {"quota": 1}),
+            ("PUT", "/api/v1/mailboxes/x@" + theirs,
+             {"password": "taken-over!"}),
+            ("DELETE", "/api/v1/mailboxes/x@" + theirs, None),
+            ("GET", "/api/v1/mailboxes/x@%s/client-setup" % theirs, None),
+            ("DELETE", "/api/v1/aliases/y@" + theirs, None)):
+        _, doc = api.problem(method, path, body, status=404,
+                             code="not_found", token=secret)
+        assert theirs not in json.dumps(doc), doc
+    # It cannot add domains.
+    api.problem("POST", "/api/v1/domains", {"name": "new-" + mine},
+                status=403, code="forbidden", token=secret)
+    # Nothing of theirs changed.
+    assert api.ok("GET", "/api/v1/mailboxes/x@" + theirs)["quota"] == 0
+    assert [a["source"] for a in api.ok(
+        "GET", "/api/v1/domains/%s/aliases" % theirs)["aliases"]] == \
+        ["y@" + theirs]
+    assert pop3_subjects(facteur, "x@" + theirs, "their-password") == []
+    # Status counts stay global.
+    api.ok("GET", "/api/v1/status", token=secret)
+
+
+def test_mailbox_put(facteur, api):
+    dom = facteur.unique("put") + ".example"
+    addr = "prov@" + dom
+    api.ok("POST", "/api/v1/domains", {"name": dom}, status=201)
+    doc = api.ok("PUT", "/api/v1/mailboxes/" + addr,
+                 {"password": "first-password", "quota": 1000000},
+                 status=201)
+    assert doc["address"] == addr and doc["quota"] == 1000000
+    doc = api.ok("PUT", "/api/v1/mailboxes/" + addr,
+                 {"password": "second-password", "enabled": True},
+                 status=200)
+    assert doc["quota"] == 1000000 and doc["enabled"] is True
+    # Same validation as POST and PATCH.
+    api.problem("PUT", "/api/v1/mailboxes/" + addr, {"password": "short"},
+                status=400, code="invalid_field")
+    api.problem("PUT", "/api/v1/mailboxes/" + addr,
+                {"password": "long-enough", "password_hash": "x"},
+                status=400, code="invalid_field")
+    api.problem("PUT", "/api/v1/mailboxes/" + addr, {"local_part": "x"},
+                status=400, code="unknown_field")
+    api.problem("PUT", "/api/v1/mailboxes/new@" + dom, {"quota": 1},
+                status=400, code="invalid_field")
+    # The second password is the one that works, over POP3 on 995.
+    ctx = client_tls_context()
+    p = poplib.POP3_SSL("127.0.0.1", facteur.pop3s_port, context=ctx,
+                        timeout=30)
+    try:
+        p.user(addr)
+        p.pass_("second-password")
+        assert p.stat()[0] == 0
+        p.quit()
+    finally:
+        p.close()
+    p = poplib.POP3_SSL("127.0.0.1", facteur.pop3s_port, context=ctx,
+                        timeout=30)
+    try:
+        p.user(addr)
+        with pytest.raises(poplib.error_proto):
+            p.pass_("first-password")
+    finally:
+        p.close()
+
+
 def test_errors(facteur, api, reader):
     base = "/api/v1/domains/example.com/mailboxes"
     # 400, naming the field
@@ -355,6 +468,7 @@ def test_openapi_names_every_route(api):
             ("POST", "/api/v1/domains/{name}/aliases"),
             ("GET", "/api/v1/mailboxes/{address}"),
             ("PATCH", "/api/v1/mailboxes/{address}"),
+            ("PUT", "/api/v1/mailboxes/{address}"),
             ("DELETE", "/api/v1/mailboxes/{address}"),
             ("GET", "/api/v1/mailboxes/{address}/client-setup"),
             ("DELETE", "/api/v1/aliases/{source}"),

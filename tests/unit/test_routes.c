@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "admin/service.h"
 #include "auth/password.h"
 #include "db/db.h"
 #include "lib/log.h"
@@ -28,6 +29,7 @@ delivery_dkim_key_path(const char *data_dir, const char *domain, char *out,
 static struct config cfg;
 static struct api_ctx ctx = { &cfg, 0 };
 static struct db *db;
+static const struct db_token *call_token;	/* as authenticated */
 
 static const struct api_route *
 route(const char *method, const char *pattern)
@@ -54,6 +56,7 @@ call(struct api_req *req, const char *method, const char *pattern,
 	req->ctx = &ctx;
 	req->db = db;
 	req->params[0] = p0;
+	req->token = call_token;
 	req->body = body != NULL ? json_loads(body, 0, NULL) : NULL;
 	req->status = r->success;
 	r->fn(req);
@@ -152,6 +155,164 @@ test_mailboxes(void)
 }
 
 static void
+test_put(void)
+{
+	struct api_req req;
+	const char *put = "/api/v1/mailboxes/{address}";
+
+	CHECK(call(&req, "POST", "/api/v1/domains", NULL,
+	    "{\"name\": \"put.example\"}") == 201);
+	done(&req);
+	/* Creating needs a password; validation as for POST. */
+	CHECK(call(&req, "PUT", put, "p@put.example", "{\"quota\": 1}") ==
+	    400);
+	CHECK_STREQ(req.field, "password");
+	done(&req);
+	CHECK(call(&req, "PUT", put, "p@put.example",
+	    "{\"password\": \"short\"}") == 400);
+	CHECK_STREQ(req.field, "password");
+	done(&req);
+	CHECK(call(&req, "PUT", put, "p@put.example",
+	    "{\"password_hash\": \"nope\"}") == 400);
+	CHECK_STREQ(req.field, "password_hash");
+	done(&req);
+	CHECK(call(&req, "PUT", put, "p@absent.example",
+	    "{\"password\": \"long-enough\"}") == 404);
+	done(&req);
+	CHECK(call(&req, "PUT", put, "P@put.example",
+	    "{\"password\": \"long-enough\", \"quota\": 7, "
+	    "\"enabled\": false}") == 201);
+	CHECK_STREQ(json_string_value(json_object_get(req.out, "address")),
+	    "p@put.example");
+	CHECK(json_integer_value(json_object_get(req.out, "quota")) == 7);
+	CHECK(json_is_false(json_object_get(req.out, "enabled")));
+	done(&req);
+	/* Again: an update; what the body leaves out stays. */
+	CHECK(call(&req, "PUT", put, "p@put.example",
+	    "{\"password\": \"another-one\", \"enabled\": true}") == 200);
+	CHECK(json_integer_value(json_object_get(req.out, "quota")) == 7);
+	CHECK(json_is_true(json_object_get(req.out, "enabled")));
+	done(&req);
+	CHECK(call(&req, "PUT", put, "p@put.example",
+	    "{\"quota\": -1}") == 400);
+	CHECK_STREQ(req.field, "quota");
+	done(&req);
+	CHECK(call(&req, "DELETE", "/api/v1/domains/{name}", "put.example",
+	    NULL) == 409);
+	done(&req);
+}
+
+static void
+test_restricted(void)
+{
+	struct service_error err = { 0 };
+	const char *doms[] = { "Mine.example" }, *bad[] = { "none.example" };
+	const char *error;
+	char secret[SERVICE_TOKEN_SECRET_LEN + 1], hex[65];
+	struct db_token *t = xcalloc(1, sizeof(*t));
+	struct api_req req;
+
+	CHECK(call(&req, "POST", "/api/v1/domains", NULL,
+	    "{\"name\": \"mine.example\"}") == 201);
+	done(&req);
+	CHECK(call(&req, "POST", "/api/v1/domains", NULL,
+	    "{\"name\": \"theirs.example\"}") == 201);
+	done(&req);
+	CHECK(call(&req, "POST", "/api/v1/domains/{name}/mailboxes",
+	    "theirs.example", "{\"local_part\": \"x\", \"password\": "
+	    "\"long-enough\"}") == 201);
+	done(&req);
+	CHECK(call(&req, "POST", "/api/v1/domains/{name}/aliases",
+	    "theirs.example", "{\"source\": \"y\", \"destinations\": "
+	    "[\"x@theirs.example\"]}") == 201);
+	done(&req);
+
+	/* Stored and looked up with its (normalized) domains. */
+	CHECK(service_token_create(db, "bad", "write", 0, bad, 1, secret,
+	    sizeof(secret), &err) == DB_NOT_FOUND);
+	CHECK(service_token_create(db, "scoped", "write", 0, doms, 1, secret,
+	    sizeof(secret), &err) == DB_OK);
+	CHECK(service_token_hash(secret, strlen(secret), hex) == 0);
+	CHECK(db_token_lookup(db, hex, t, &error) == DB_OK);
+	CHECK(t->restricted);
+	CHECK(t->ndomains == 1);
+	CHECK_STREQ(t->domains[0], "mine.example");
+	call_token = t;
+
+	CHECK(call(&req, "GET", "/api/v1/domains", NULL, NULL) == 200);
+	CHECK(json_array_size(json_object_get(req.out, "domains")) == 1);
+	done(&req);
+	CHECK(call(&req, "GET", "/api/v1/domains/{name}", "mine.example",
+	    NULL) == 200);
+	done(&req);
+	CHECK(call(&req, "POST", "/api/v1/domains/{name}/mailboxes",
+	    "mine.example", "{\"local_part\": \"m\", \"password\": "
+	    "\"long-enough\"}") == 201);
+	done(&req);
+	CHECK(call(&req, "GET", "/api/v1/mailboxes/{address}",
+	    "m@mine.example", NULL) == 200);
+	done(&req);
+	/* Another domain does not exist as far as this token knows. */
+	CHECK(call(&req, "GET", "/api/v1/domains/{name}", "theirs.example",
+	    NULL) == 404);
+	CHECK_STREQ(req.code, "not_found");
+	done(&req);
+	CHECK(call(&req, "GET", "/api/v1/domains/{name}/mailboxes",
+	    "theirs.example", NULL) == 404);
+	done(&req);
+	CHECK(call(&req, "GET", "/api/v1/domains/{name}/aliases",
+	    "theirs.example", NULL) == 404);
+	done(&req);
+	CHECK(call(&req, "GET", "/api/v1/mailboxes/{address}",
+	    "x@theirs.example", NULL) == 404);
+	done(&req);
+	CHECK(call(&req, "PATCH", "/api/v1/mailboxes/{address}",
+	    "x@theirs.example", "{\"quota\": 1}") == 404);
+	done(&req);
+	CHECK(call(&req, "PUT", "/api/v1/mailboxes/{address}",
+	    "new@theirs.example", "{\"password\": \"long-enough\"}") ==
+	    404);
+	done(&req);
+	CHECK(call(&req, "GET", "/api/v1/mailboxes/{address}/client-setup",
+	    "x@theirs.example", NULL) == 404);
+	done(&req);
+	CHECK(call(&req, "DELETE", "/api/v1/mailboxes/{address}",
+	    "x@theirs.example", NULL) == 404);
+	done(&req);
+	CHECK(call(&req, "DELETE", "/api/v1/aliases/{source}",
+	    "y@theirs.example", NULL) == 404);
+	done(&req);
+	CHECK(call(&req, "DELETE", "/api/v1/domains/{name}",
+	    "theirs.example", NULL) == 404);
+	done(&req);
+	CHECK(call(&req, "POST", "/api/v1/domains/{name}/aliases",
+	    "theirs.example", "{\"source\": \"z\", \"destinations\": "
+	    "[\"m@mine.example\"]}") == 404);
+	done(&req);
+	call_token = NULL;
+	/* All of it still there. */
+	CHECK(call(&req, "GET", "/api/v1/mailboxes/{address}",
+	    "x@theirs.example", NULL) == 200);
+	done(&req);
+
+	/* Its last domain gone, the token sees nothing (not everything). */
+	CHECK(call(&req, "DELETE", "/api/v1/domains/{name}", "mine.example",
+	    NULL) == 409);
+	done(&req);
+	CHECK(service_domain_remove(db, "mine.example", true, &err) ==
+	    DB_OK);
+	CHECK(db_token_lookup(db, hex, t, &error) == DB_OK);
+	CHECK(t->restricted);
+	CHECK(t->ndomains == 0);
+	call_token = t;
+	CHECK(call(&req, "GET", "/api/v1/domains", NULL, NULL) == 200);
+	CHECK(json_array_size(json_object_get(req.out, "domains")) == 0);
+	done(&req);
+	call_token = NULL;
+	free(t);
+}
+
+static void
 test_openapi(void)
 {
 	json_t *doc = api_openapi(), *paths = json_object_get(doc, "paths");
@@ -185,6 +346,8 @@ main(void)
 	CHECK(db_open(path, true, &db, &err) == DB_OK);
 	test_domains();
 	test_mailboxes();
+	test_put();
+	test_restricted();
 	test_openapi();
 	db_close(&db);
 	str_printf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

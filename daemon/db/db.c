@@ -612,10 +612,11 @@ db_mailbox_add(struct db *db, const char *address, const char *hash,
 	return db_end(db, ret, error_r);
 }
 
-/* Runs a one-row UPDATE/DELETE keyed by address, with its audit entry. */
+/* Runs a bound one-row UPDATE/DELETE in a transaction with its audit
+ * row; DB_NOT_FOUND with *error_r = missing when no row changed. */
 static int
-db_mailbox_change(struct db *db, sqlite3_stmt *st, const char *address,
-    const char *action, const char **error_r)
+db_change_one(struct db *db, sqlite3_stmt *st, const char *target,
+    const char *action, const char *missing, const char **error_r)
 {
 	int ret;
 
@@ -626,12 +627,20 @@ db_mailbox_change(struct db *db, sqlite3_stmt *st, const char *address,
 	ret = db_step_done(db, st, error_r);
 	if (ret == DB_OK && sqlite3_changes(db->conn) == 0) {
 		if (error_r != NULL)
-			*error_r = "no such mailbox";
+			*error_r = missing;
 		ret = DB_NOT_FOUND;
 	}
 	if (ret == DB_OK)
-		ret = db_audit(db, action, address, NULL, error_r);
+		ret = db_audit(db, action, target, NULL, error_r);
 	return db_end(db, ret, error_r);
+}
+
+static int
+db_mailbox_change(struct db *db, sqlite3_stmt *st, const char *address,
+    const char *action, const char **error_r)
+{
+	return db_change_one(db, st, address, action, "no such mailbox",
+	    error_r);
 }
 
 int
@@ -1528,27 +1537,11 @@ db_admin_list(struct db *db,
 	return DB_OK;
 }
 
-/* Runs st (bound) in a transaction; DB_NOT_FOUND when no row changed,
- * else the audit row. */
 static int
 db_admin_change(struct db *db, sqlite3_stmt *st, const char *name,
     const char *action, const char **error_r)
 {
-	int ret;
-
-	if ((ret = db_begin(db, error_r)) != DB_OK) {
-		sqlite3_reset(st);
-		return ret;
-	}
-	ret = db_step_done(db, st, error_r);
-	if (ret == DB_OK && sqlite3_changes(db->conn) == 0) {
-		if (error_r != NULL)
-			*error_r = "no such admin";
-		ret = DB_NOT_FOUND;
-	}
-	if (ret == DB_OK)
-		ret = db_audit(db, action, name, NULL, error_r);
-	return db_end(db, ret, error_r);
+	return db_change_one(db, st, name, action, "no such admin", error_r);
 }
 
 int

@@ -330,6 +330,34 @@ cli_password_read(char *out, size_t outsize)
 	return 0;
 }
 
+/*
+ * The password for add/passwd: read from standard input, or generated
+ * (add only). Returns 0, or the exit status after printing why.
+ */
+static int
+cli_password_obtain(const char *sub, bool from_stdin, char *password,
+    size_t size, bool *generated_r)
+{
+	*generated_r = false;
+	if (strcmp(sub, "passwd") == 0 && !from_stdin) {
+		fprintf(stderr, "facteur: passwd needs --password-stdin\n");
+		return EXIT_USAGE;
+	}
+	if (from_stdin) {
+		if (cli_password_read(password, size) < 0)
+			return EXIT_USAGE;
+	} else {
+		password_generate(password, CLI_GENERATED_LEN);
+		*generated_r = true;
+	}
+	if (password_init() < 0) {
+		mem_wipe(password, size);
+		fprintf(stderr, "facteur: cannot hash the password\n");
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
 int
 cli_mailbox_main(int argc, char **argv)
 {
@@ -457,22 +485,9 @@ cli_mailbox_main(int argc, char **argv)
 		printf("%sd %s\n", sub, addr);
 		return cli_close(&cli, 0);
 	}
-	if (strcmp(sub, "passwd") == 0 && !from_stdin) {
-		fprintf(stderr, "facteur: passwd needs --password-stdin\n");
-		return cli_close(&cli, EXIT_USAGE);
-	}
-	if (from_stdin) {
-		if (cli_password_read(password, sizeof(password)) < 0)
-			return cli_close(&cli, EXIT_USAGE);
-	} else {
-		password_generate(password, CLI_GENERATED_LEN);
-		generated = true;
-	}
-	if (password_init() < 0) {
-		mem_wipe(password, sizeof(password));
-		fprintf(stderr, "facteur: cannot hash the password\n");
-		return cli_close(&cli, EXIT_FAIL);
-	}
+	if ((ret = cli_password_obtain(sub, from_stdin, password,
+	    sizeof(password), &generated)) != 0)
+		return cli_close(&cli, ret);
 	if (strcmp(sub, "add") == 0)
 		ret = service_mailbox_add(cli.db, &cli.cfg, addr, password,
 		    NULL, quota, addr, &err);
@@ -893,22 +908,9 @@ cli_admin_main(int argc, char **argv)
 		printf("removed %s\n", name);
 		return cli_close(&cli, 0);
 	}
-	if (strcmp(sub, "passwd") == 0 && !from_stdin) {
-		fprintf(stderr, "facteur: passwd needs --password-stdin\n");
-		return cli_close(&cli, EXIT_USAGE);
-	}
-	if (from_stdin) {
-		if (cli_password_read(password, sizeof(password)) < 0)
-			return cli_close(&cli, EXIT_USAGE);
-	} else {
-		password_generate(password, CLI_GENERATED_LEN);
-		generated = true;
-	}
-	if (password_init() < 0) {
-		mem_wipe(password, sizeof(password));
-		fprintf(stderr, "facteur: cannot hash the password\n");
-		return cli_close(&cli, EXIT_FAIL);
-	}
+	if ((ret = cli_password_obtain(sub, from_stdin, password,
+	    sizeof(password), &generated)) != 0)
+		return cli_close(&cli, ret);
 	if (strcmp(sub, "add") == 0)
 		ret = service_admin_add(cli.db, name, password, &err);
 	else

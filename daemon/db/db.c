@@ -382,6 +382,29 @@ db_audit(struct db *db, const char *action, const char *target,
 	return db_step_done(db, st, error_r);
 }
 
+/* Runs a bound one-row UPDATE/DELETE in a transaction with its audit
+ * row; DB_NOT_FOUND with *error_r = missing when no row changed. */
+static int
+db_change_one(struct db *db, sqlite3_stmt *st, const char *target,
+    const char *action, const char *missing, const char **error_r)
+{
+	int ret;
+
+	if ((ret = db_begin(db, error_r)) != DB_OK) {
+		sqlite3_reset(st);
+		return ret;
+	}
+	ret = db_step_done(db, st, error_r);
+	if (ret == DB_OK && sqlite3_changes(db->conn) == 0) {
+		if (error_r != NULL)
+			*error_r = missing;
+		ret = DB_NOT_FOUND;
+	}
+	if (ret == DB_OK)
+		ret = db_audit(db, action, target, NULL, error_r);
+	return db_end(db, ret, error_r);
+}
+
 static const char *
 db_domain_of(const char *address)
 {
@@ -486,24 +509,12 @@ int
 db_domain_set_enabled(struct db *db, const char *name, bool enabled,
     const char **error_r)
 {
-	sqlite3_stmt *st;
-	int ret;
+	sqlite3_stmt *st = db_stmt(db, ST_DOMAIN_SET_ENABLED);
 
-	if ((ret = db_begin(db, error_r)) != DB_OK)
-		return ret;
-	st = db_stmt(db, ST_DOMAIN_SET_ENABLED);
 	sqlite3_bind_int(st, 1, enabled);
 	db_bind_text(st, 2, name);
-	ret = db_step_done(db, st, error_r);
-	if (ret == DB_OK && sqlite3_changes(db->conn) == 0) {
-		if (error_r != NULL)
-			*error_r = "no such domain";
-		ret = DB_NOT_FOUND;
-	}
-	if (ret == DB_OK)
-		ret = db_audit(db, enabled ? "domain.enable" :
-		    "domain.disable", name, NULL, error_r);
-	return db_end(db, ret, error_r);
+	return db_change_one(db, st, name, enabled ? "domain.enable" :
+	    "domain.disable", "no such domain", error_r);
 }
 
 int
@@ -609,29 +620,6 @@ db_mailbox_add(struct db *db, const char *address, const char *hash,
 		*error_r = "mailbox already exists";
 	if (ret == DB_OK)
 		ret = db_audit(db, "mailbox.add", address, NULL, error_r);
-	return db_end(db, ret, error_r);
-}
-
-/* Runs a bound one-row UPDATE/DELETE in a transaction with its audit
- * row; DB_NOT_FOUND with *error_r = missing when no row changed. */
-static int
-db_change_one(struct db *db, sqlite3_stmt *st, const char *target,
-    const char *action, const char *missing, const char **error_r)
-{
-	int ret;
-
-	if ((ret = db_begin(db, error_r)) != DB_OK) {
-		sqlite3_reset(st);
-		return ret;
-	}
-	ret = db_step_done(db, st, error_r);
-	if (ret == DB_OK && sqlite3_changes(db->conn) == 0) {
-		if (error_r != NULL)
-			*error_r = missing;
-		ret = DB_NOT_FOUND;
-	}
-	if (ret == DB_OK)
-		ret = db_audit(db, action, target, NULL, error_r);
 	return db_end(db, ret, error_r);
 }
 
@@ -834,22 +822,11 @@ db_alias_add(struct db *db, const char *source, const char *const *dest,
 int
 db_alias_remove(struct db *db, const char *source, const char **error_r)
 {
-	sqlite3_stmt *st;
-	int ret;
+	sqlite3_stmt *st = db_stmt(db, ST_ALIAS_DEL);
 
-	if ((ret = db_begin(db, error_r)) != DB_OK)
-		return ret;
-	st = db_stmt(db, ST_ALIAS_DEL);
 	db_bind_text(st, 1, source);
-	ret = db_step_done(db, st, error_r);
-	if (ret == DB_OK && sqlite3_changes(db->conn) == 0) {
-		if (error_r != NULL)
-			*error_r = "no such alias";
-		ret = DB_NOT_FOUND;
-	}
-	if (ret == DB_OK)
-		ret = db_audit(db, "alias.remove", source, NULL, error_r);
-	return db_end(db, ret, error_r);
+	return db_change_one(db, st, source, "alias.remove", "no such alias",
+	    error_r);
 }
 
 /* Reads an alias's destinations into a; 0 or an error. */
@@ -1442,22 +1419,11 @@ db_token_list(struct db *db,
 int
 db_token_revoke(struct db *db, const char *name, const char **error_r)
 {
-	sqlite3_stmt *st;
-	int ret;
+	sqlite3_stmt *st = db_stmt(db, ST_TOKEN_REVOKE);
 
-	if ((ret = db_begin(db, error_r)) != DB_OK)
-		return ret;
-	st = db_stmt(db, ST_TOKEN_REVOKE);
 	db_bind_text(st, 1, name);
-	ret = db_step_done(db, st, error_r);
-	if (ret == DB_OK && sqlite3_changes(db->conn) == 0) {
-		if (error_r != NULL)
-			*error_r = "no such token";
-		ret = DB_NOT_FOUND;
-	}
-	if (ret == DB_OK)
-		ret = db_audit(db, "token.revoke", name, NULL, error_r);
-	return db_end(db, ret, error_r);
+	return db_change_one(db, st, name, "token.revoke", "no such token",
+	    error_r);
 }
 
 /* ---- Admins ---- */

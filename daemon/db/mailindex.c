@@ -53,33 +53,104 @@ static const char *const mailindex_migrations[] = {
 	"  PRIMARY KEY (folder_id, uid)"
 	") WITHOUT ROWID;"
 	"CREATE UNIQUE INDEX messages_base ON messages (folder_id, base);",
+	/* IMAP: \\Recent claims (messages from recent_uid on were never
+	 * seen by a read-write SELECT), the cur/ mtime the index last
+	 * matched, expunged UIDs by MODSEQ (other sessions learn of
+	 * expunges from them), BODY (non-extensible) cache, and the
+	 * subscriptions (RFC 3501 6.3.6: names that need not exist). */
+	"ALTER TABLE folders ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE folders ADD COLUMN cur_mtime INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE messages ADD COLUMN body TEXT;"
+	"CREATE INDEX messages_modseq ON messages (folder_id, modseq);"
+	"CREATE TABLE expunged ("
+	"  folder_id INTEGER NOT NULL REFERENCES folders (id) "
+	"    ON DELETE CASCADE,"
+	"  uid INTEGER NOT NULL,"
+	"  modseq INTEGER NOT NULL,"
+	"  PRIMARY KEY (folder_id, uid)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX expunged_modseq ON expunged (folder_id, modseq);"
+	"CREATE TABLE subscriptions (name TEXT PRIMARY KEY) WITHOUT ROWID;"
+	"INSERT INTO subscriptions (name) VALUES ('INBOX');"
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) "
+	"  WITHOUT ROWID;"
+	"INSERT INTO meta (key, value) SELECT 'last_uidvalidity', "
+	"  max(uidvalidity) FROM folders;",
 };
 
 enum mailindex_stmt_id {
 	MI_BEGIN, MI_COMMIT, MI_ROLLBACK,
-	MI_FOLDER_GET, MI_FOLDER_UPDATE,
-	MI_MSGS_LOAD, MI_MSG_BASE, MI_MSG_ADD, MI_MSG_DEL,
+	MI_FOLDER_GET, MI_FOLDER_UPDATE, MI_FOLDER_ADD, MI_FOLDER_DEL,
+	MI_FOLDER_RENAME, MI_FOLDERS_LIST, MI_FOLDER_COUNTS,
+	MI_MSGS_LOAD, MI_MSGS_CHANGED, MI_EXPUNGED_SINCE, MI_MSG_GET,
+	MI_MSG_BY_BASE, MI_MSG_ADD, MI_MSG_DEL, MI_EXPUNGED_ADD,
+	MI_MSG_FLAGS, MI_CACHE_GET, MI_CACHE_SET,
+	MI_SUB_ADD, MI_SUB_DEL, MI_SUBS_LIST, MI_SUB_RENAME,
+	MI_LAST_UIDVALIDITY, MI_SET_UIDVALIDITY,
 	MI_COUNT
 };
+
+#define MI_MSG_COLS "uid, base, size, vsize, internal_date, flags, " \
+	"keywords, modseq"
+#define MI_FOLDER_COLS "id, name, uidvalidity, uidnext, highestmodseq, " \
+	"recent_uid, cur_mtime, special_use"
 
 static const char *const mailindex_sql[MI_COUNT] = {
 	[MI_BEGIN] = "BEGIN IMMEDIATE",
 	[MI_COMMIT] = "COMMIT",
 	[MI_ROLLBACK] = "ROLLBACK",
-	[MI_FOLDER_GET] = "SELECT id, uidvalidity, uidnext, highestmodseq "
-	    "FROM folders WHERE name = ?",
+	[MI_FOLDER_GET] = "SELECT " MI_FOLDER_COLS " FROM folders "
+	    "WHERE name = ?",
 	[MI_FOLDER_UPDATE] = "UPDATE folders SET uidnext = ?, "
-	    "highestmodseq = ? WHERE id = ?",
-	[MI_MSGS_LOAD] = "SELECT uid, base, size, vsize, internal_date "
-	    "FROM messages WHERE folder_id = ? ORDER BY uid",
-	[MI_MSG_BASE] = "SELECT base FROM messages "
+	    "highestmodseq = ?, recent_uid = ?, cur_mtime = ? WHERE id = ?",
+	[MI_FOLDER_ADD] = "INSERT INTO folders (name, uidvalidity, uidnext, "
+	    "special_use) VALUES (?, ?, 1, ?)",
+	[MI_FOLDER_DEL] = "DELETE FROM folders WHERE id = ?",
+	/* The folder and its children ("Old/x" -> "New/x"). */
+	[MI_FOLDER_RENAME] = "UPDATE folders SET name = ?2 || "
+	    "substr(name, length(?1) + 1) WHERE name = ?1 OR "
+	    "substr(name, 1, length(?1) + 1) = ?1 || '/'",
+	[MI_FOLDERS_LIST] = "SELECT " MI_FOLDER_COLS " FROM folders "
+	    "ORDER BY name",
+	[MI_FOLDER_COUNTS] = "SELECT count(*), "
+	    "coalesce(sum(instr(flags, 'S') = 0), 0), "
+	    "coalesce(sum(uid >= ?2), 0) FROM messages WHERE folder_id = ?1",
+	[MI_MSGS_LOAD] = "SELECT " MI_MSG_COLS " FROM messages "
+	    "WHERE folder_id = ? ORDER BY uid",
+	[MI_MSGS_CHANGED] = "SELECT " MI_MSG_COLS " FROM messages "
+	    "WHERE folder_id = ? AND modseq > ? ORDER BY uid",
+	[MI_EXPUNGED_SINCE] = "SELECT uid FROM expunged "
+	    "WHERE folder_id = ? AND modseq > ? ORDER BY uid",
+	[MI_MSG_GET] = "SELECT " MI_MSG_COLS " FROM messages "
 	    "WHERE folder_id = ? AND uid = ?",
+	[MI_MSG_BY_BASE] = "SELECT " MI_MSG_COLS " FROM messages "
+	    "WHERE folder_id = ? AND base = ?",
 	[MI_MSG_ADD] = "INSERT INTO messages (folder_id, uid, base, size, "
-	    "vsize, internal_date, modseq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	    "vsize, internal_date, modseq, flags, keywords) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[MI_MSG_DEL] = "DELETE FROM messages WHERE folder_id = ? AND uid = ?",
+	[MI_EXPUNGED_ADD] = "INSERT OR REPLACE INTO expunged (folder_id, uid, "
+	    "modseq) VALUES (?, ?, ?)",
+	[MI_MSG_FLAGS] = "UPDATE messages SET flags = ?, keywords = ?, "
+	    "modseq = ? WHERE folder_id = ? AND uid = ?",
+	[MI_CACHE_GET] = "SELECT envelope, bodystructure, body FROM messages "
+	    "WHERE folder_id = ? AND uid = ?",
+	[MI_CACHE_SET] = "UPDATE messages SET envelope = ?, bodystructure = ?, "
+	    "body = ? WHERE folder_id = ? AND uid = ?",
+	[MI_SUB_ADD] = "INSERT OR IGNORE INTO subscriptions (name) VALUES (?)",
+	[MI_SUB_DEL] = "DELETE FROM subscriptions WHERE name = ?",
+	[MI_SUBS_LIST] = "SELECT name FROM subscriptions ORDER BY name",
+	[MI_SUB_RENAME] = "UPDATE OR REPLACE subscriptions SET name = ?2 || "
+	    "substr(name, length(?1) + 1) WHERE name = ?1 OR "
+	    "substr(name, 1, length(?1) + 1) = ?1 || '/'",
+	[MI_LAST_UIDVALIDITY] = "SELECT value FROM meta "
+	    "WHERE key = 'last_uidvalidity'",
+	[MI_SET_UIDVALIDITY] = "INSERT OR REPLACE INTO meta (key, value) "
+	    "VALUES ('last_uidvalidity', ?)",
 };
 
 struct mailindex {
+	bool corrupt;		/* a call failed with MAILINDEX_CORRUPT */
 	sqlite3 *conn;
 	sqlite3_stmt *st[MI_COUNT];
 	char *path;
@@ -124,8 +195,12 @@ mailindex_fail_msg(int rc, const char *msg, const char **error_r)
 static int
 mailindex_fail(struct mailindex *ix, int rc, const char **error_r)
 {
-	return mailindex_fail_msg(rc, ix != NULL && ix->conn != NULL ?
+	int ret = mailindex_fail_msg(rc, ix != NULL && ix->conn != NULL ?
 	    sqlite3_errmsg(ix->conn) : NULL, error_r);
+
+	if (ret == MAILINDEX_CORRUPT && ix != NULL)
+		ix->corrupt = true;
+	return ret;
 }
 
 static int
@@ -579,7 +654,29 @@ mailindex_rollback(struct mailindex *ix)
 		mailindex_step_done(ix, mailindex_stmt(ix, MI_ROLLBACK), NULL);
 }
 
+
 /* ---- folders ---- */
+
+static void
+mailindex_col_str(sqlite3_stmt *st, int col, char *out, size_t size)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+
+	str_lcpy(out, s != NULL ? (const char *)s : "", size);
+}
+
+static void
+mailindex_folder_row(sqlite3_stmt *st, struct mailindex_folder *f)
+{
+	f->id = sqlite3_column_int64(st, 0);
+	mailindex_col_str(st, 1, f->name, sizeof(f->name));
+	f->uidvalidity = (uint32_t)sqlite3_column_int64(st, 2);
+	f->uidnext = (uint32_t)sqlite3_column_int64(st, 3);
+	f->highestmodseq = (uint64_t)sqlite3_column_int64(st, 4);
+	f->recent_uid = (uint32_t)sqlite3_column_int64(st, 5);
+	f->cur_mtime = sqlite3_column_int64(st, 6);
+	mailindex_col_str(st, 7, f->special_use, sizeof(f->special_use));
+}
 
 int
 mailindex_folder_get(struct mailindex *ix, const char *name,
@@ -590,12 +687,8 @@ mailindex_folder_get(struct mailindex *ix, const char *name,
 
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		f_r->id = sqlite3_column_int64(st, 0);
-		f_r->uidvalidity = (uint32_t)sqlite3_column_int64(st, 1);
-		f_r->uidnext = (uint32_t)sqlite3_column_int64(st, 2);
-		f_r->highestmodseq = (uint64_t)sqlite3_column_int64(st, 3);
-	}
+	if (rc == SQLITE_ROW)
+		mailindex_folder_row(st, f_r);
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
 		return 1;
@@ -612,35 +705,175 @@ mailindex_folder_update(struct mailindex *ix,
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)f->uidnext);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)f->highestmodseq);
-	sqlite3_bind_int64(st, 3, f->id);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)f->recent_uid);
+	sqlite3_bind_int64(st, 4, f->cur_mtime);
+	sqlite3_bind_int64(st, 5, f->id);
 	return mailindex_step_done(ix, st, error_r);
+}
+
+/* One integer from a single-row statement; *v_r untouched when no row. */
+static int
+mailindex_step_int(struct mailindex *ix, sqlite3_stmt *st, int64_t *v_r,
+    const char **error_r)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		*v_r = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return MAILINDEX_OK;
+	return mailindex_fail(ix, rc, error_r);
+}
+
+int
+mailindex_folder_add(struct mailindex *ix, const char *name,
+    const char *special_use, struct mailindex_folder *f_r,
+    const char **error_r)
+{
+	sqlite3_stmt *st;
+	int64_t last = 0;
+	uint32_t v;
+	int ret;
+
+	/* A folder deleted and created again must get a greater
+	 * UIDVALIDITY (RFC 3501 2.3.1.1), even within one second. */
+	if ((ret = mailindex_step_int(ix, mailindex_stmt(ix,
+	    MI_LAST_UIDVALIDITY), &last, error_r)) != MAILINDEX_OK)
+		return ret;
+	v = mailindex_uidvalidity_new(last >= UINT32_MAX ? UINT32_MAX :
+	    (uint32_t)last + 1);
+	st = mailindex_stmt(ix, MI_SET_UIDVALIDITY);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)v);
+	if ((ret = mailindex_step_done(ix, st, error_r)) != MAILINDEX_OK)
+		return ret;
+	st = mailindex_stmt(ix, MI_FOLDER_ADD);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)v);
+	if (special_use != NULL)
+		sqlite3_bind_text(st, 3, special_use, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 3);
+	if ((ret = mailindex_step_done(ix, st, error_r)) != MAILINDEX_OK)
+		return ret;
+	ret = mailindex_folder_get(ix, name, f_r, error_r);
+	if (ret == 0) {
+		*error_r = "mail index: folder vanished after insert";
+		return MAILINDEX_ERROR;
+	}
+	return ret < 0 ? ret : MAILINDEX_OK;
+}
+
+int
+mailindex_folder_remove(struct mailindex *ix, int64_t id,
+    const char **error_r)
+{
+	sqlite3_stmt *st = mailindex_stmt(ix, MI_FOLDER_DEL);
+
+	sqlite3_bind_int64(st, 1, id);
+	return mailindex_step_done(ix, st, error_r);
+}
+
+int
+mailindex_folder_rename(struct mailindex *ix, const char *from,
+    const char *to, const char **error_r)
+{
+	static const enum mailindex_stmt_id ids[] = {
+		MI_FOLDER_RENAME, MI_SUB_RENAME
+	};
+	int ret = MAILINDEX_OK;
+
+	for (size_t i = 0; i < ARRAY_SIZE(ids) && ret == MAILINDEX_OK; i++) {
+		sqlite3_stmt *st = mailindex_stmt(ix, ids[i]);
+
+		sqlite3_bind_text(st, 1, from, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, to, -1, SQLITE_TRANSIENT);
+		ret = mailindex_step_done(ix, st, error_r);
+	}
+	return ret;
+}
+
+int
+mailindex_folders_list(struct mailindex *ix,
+    struct mailindex_folder **list_r, size_t *count_r, const char **error_r)
+{
+	sqlite3_stmt *st = mailindex_stmt(ix, MI_FOLDERS_LIST);
+	struct mailindex_folder *list = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap != 0 ? cap * 2 : 16;
+			list = xrealloc(list, cap * sizeof(*list));
+		}
+		mailindex_folder_row(st, &list[n++]);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		free(list);
+		return mailindex_fail(ix, rc, error_r);
+	}
+	*list_r = list;
+	*count_r = n;
+	return MAILINDEX_OK;
+}
+
+int
+mailindex_folder_counts(struct mailindex *ix,
+    const struct mailindex_folder *f, uint32_t *messages_r,
+    uint32_t *unseen_r, uint32_t *recent_r, const char **error_r)
+{
+	sqlite3_stmt *st = mailindex_stmt(ix, MI_FOLDER_COUNTS);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, f->id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)f->recent_uid);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*messages_r = (uint32_t)sqlite3_column_int64(st, 0);
+		*unseen_r = (uint32_t)sqlite3_column_int64(st, 1);
+		*recent_r = (uint32_t)sqlite3_column_int64(st, 2);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return mailindex_fail(ix, rc, error_r);
+	return MAILINDEX_OK;
 }
 
 /* ---- messages ---- */
 
-int
-mailindex_msgs_load(struct mailindex *ix, int64_t folder_id,
+static void
+mailindex_msg_row(sqlite3_stmt *st, struct mailindex_msg *m)
+{
+	const unsigned char *base = sqlite3_column_text(st, 1);
+	const unsigned char *kw = sqlite3_column_text(st, 6);
+
+	m->uid = (uint32_t)sqlite3_column_int64(st, 0);
+	m->base = xstrdup(base != NULL ? (const char *)base : "");
+	m->size = (uint64_t)sqlite3_column_int64(st, 2);
+	m->vsize = (uint64_t)sqlite3_column_int64(st, 3);
+	m->internal_date = sqlite3_column_int64(st, 4);
+	mailindex_col_str(st, 5, m->flags, sizeof(m->flags));
+	m->keywords = kw != NULL && kw[0] != '\0' ?
+	    xstrdup((const char *)kw) : NULL;
+	m->modseq = (uint64_t)sqlite3_column_int64(st, 7);
+}
+
+static int
+mailindex_msgs_query(struct mailindex *ix, sqlite3_stmt *st,
     struct mailindex_msg **msgs_r, size_t *count_r, const char **error_r)
 {
-	sqlite3_stmt *st = mailindex_stmt(ix, MI_MSGS_LOAD);
-	struct mailindex_msg *msgs = NULL, *m;
+	struct mailindex_msg *msgs = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
 
-	sqlite3_bind_int64(st, 1, folder_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *base = sqlite3_column_text(st, 1);
-
 		if (n == cap) {
 			cap = cap != 0 ? cap * 2 : 64;
 			msgs = xrealloc(msgs, cap * sizeof(*msgs));
 		}
-		m = &msgs[n++];
-		m->uid = (uint32_t)sqlite3_column_int64(st, 0);
-		m->base = xstrdup(base != NULL ? (const char *)base : "");
-		m->size = (uint64_t)sqlite3_column_int64(st, 2);
-		m->vsize = (uint64_t)sqlite3_column_int64(st, 3);
-		m->internal_date = sqlite3_column_int64(st, 4);
+		mailindex_msg_row(st, &msgs[n++]);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -652,28 +885,192 @@ mailindex_msgs_load(struct mailindex *ix, int64_t folder_id,
 	return MAILINDEX_OK;
 }
 
+int
+mailindex_msgs_load(struct mailindex *ix, int64_t folder_id,
+    struct mailindex_msg **msgs_r, size_t *count_r, const char **error_r)
+{
+	sqlite3_stmt *st = mailindex_stmt(ix, MI_MSGS_LOAD);
+
+	sqlite3_bind_int64(st, 1, folder_id);
+	return mailindex_msgs_query(ix, st, msgs_r, count_r, error_r);
+}
+
+int
+mailindex_msgs_changed(struct mailindex *ix, int64_t folder_id,
+    uint64_t modseq, struct mailindex_msg **msgs_r, size_t *count_r,
+    const char **error_r)
+{
+	sqlite3_stmt *st = mailindex_stmt(ix, MI_MSGS_CHANGED);
+
+	sqlite3_bind_int64(st, 1, folder_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)modseq);
+	return mailindex_msgs_query(ix, st, msgs_r, count_r, error_r);
+}
+
+void
+mailindex_msg_clear(struct mailindex_msg *m)
+{
+	free(m->base);
+	free(m->keywords);
+	m->base = NULL;
+	m->keywords = NULL;
+}
+
 void
 mailindex_msgs_free(struct mailindex_msg *msgs, size_t count)
 {
 	for (size_t i = 0; msgs != NULL && i < count; i++)
-		free(msgs[i].base);
+		mailindex_msg_clear(&msgs[i]);
 	free(msgs);
 }
 
 int
-mailindex_msg_base(struct mailindex *ix, int64_t folder_id, uint32_t uid,
-    char **base_r, const char **error_r)
+mailindex_expunged_since(struct mailindex *ix, int64_t folder_id,
+    uint64_t modseq, uint32_t **uids_r, size_t *count_r,
+    const char **error_r)
 {
-	sqlite3_stmt *st = mailindex_stmt(ix, MI_MSG_BASE);
+	sqlite3_stmt *st = mailindex_stmt(ix, MI_EXPUNGED_SINCE);
+	uint32_t *uids = NULL;
+	size_t n = 0, cap = 0;
 	int rc;
 
+	sqlite3_bind_int64(st, 1, folder_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)modseq);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap != 0 ? cap * 2 : 64;
+			uids = xrealloc(uids, cap * sizeof(*uids));
+		}
+		uids[n++] = (uint32_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		free(uids);
+		return mailindex_fail(ix, rc, error_r);
+	}
+	*uids_r = uids;
+	*count_r = n;
+	return MAILINDEX_OK;
+}
+
+static int
+mailindex_msg_one(struct mailindex *ix, sqlite3_stmt *st,
+    struct mailindex_msg *m_r, const char **error_r)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		mailindex_msg_row(st, m_r);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return mailindex_fail(ix, rc, error_r);
+}
+
+int
+mailindex_msg_get(struct mailindex *ix, int64_t folder_id, uint32_t uid,
+    struct mailindex_msg *m_r, const char **error_r)
+{
+	sqlite3_stmt *st = mailindex_stmt(ix, MI_MSG_GET);
+
+	sqlite3_bind_int64(st, 1, folder_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)uid);
+	return mailindex_msg_one(ix, st, m_r, error_r);
+}
+
+int
+mailindex_msg_by_base(struct mailindex *ix, int64_t folder_id,
+    const char *base, struct mailindex_msg *m_r, const char **error_r)
+{
+	sqlite3_stmt *st = mailindex_stmt(ix, MI_MSG_BY_BASE);
+
+	sqlite3_bind_int64(st, 1, folder_id);
+	sqlite3_bind_text(st, 2, base, -1, SQLITE_TRANSIENT);
+	return mailindex_msg_one(ix, st, m_r, error_r);
+}
+
+int
+mailindex_msg_add(struct mailindex *ix, int64_t folder_id,
+    const struct mailindex_msg *m, const char **error_r)
+{
+	sqlite3_stmt *st = mailindex_stmt(ix, MI_MSG_ADD);
+
+	sqlite3_bind_int64(st, 1, folder_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)m->uid);
+	sqlite3_bind_text(st, 3, m->base, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)m->size);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)m->vsize);
+	sqlite3_bind_int64(st, 6, m->internal_date);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)m->modseq);
+	sqlite3_bind_text(st, 8, m->flags, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 9, m->keywords != NULL ? m->keywords : "", -1,
+	    SQLITE_TRANSIENT);
+	return mailindex_step_done(ix, st, error_r);
+}
+
+int
+mailindex_msg_remove(struct mailindex *ix, int64_t folder_id, uint32_t uid,
+    uint64_t modseq, const char **error_r)
+{
+	sqlite3_stmt *st = mailindex_stmt(ix, MI_MSG_DEL);
+	int ret;
+
+	sqlite3_bind_int64(st, 1, folder_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)uid);
+	if ((ret = mailindex_step_done(ix, st, error_r)) != MAILINDEX_OK ||
+	    sqlite3_changes(ix->conn) == 0)
+		return ret;
+	st = mailindex_stmt(ix, MI_EXPUNGED_ADD);
+	sqlite3_bind_int64(st, 1, folder_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)uid);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)modseq);
+	return mailindex_step_done(ix, st, error_r);
+}
+
+int
+mailindex_msg_set_flags(struct mailindex *ix, int64_t folder_id,
+    uint32_t uid, const char *flags, const char *keywords, uint64_t modseq,
+    const char **error_r)
+{
+	sqlite3_stmt *st = mailindex_stmt(ix, MI_MSG_FLAGS);
+
+	sqlite3_bind_text(st, 1, flags, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, keywords != NULL ? keywords : "", -1,
+	    SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)modseq);
+	sqlite3_bind_int64(st, 4, folder_id);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)uid);
+	return mailindex_step_done(ix, st, error_r);
+}
+
+/* ---- cached FETCH items ---- */
+
+static char *
+mailindex_col_dup(sqlite3_stmt *st, int col)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+
+	return s != NULL ? xstrdup((const char *)s) : NULL;
+}
+
+int
+mailindex_cache_get(struct mailindex *ix, int64_t folder_id, uint32_t uid,
+    char **envelope_r, char **bodystructure_r, char **body_r,
+    const char **error_r)
+{
+	sqlite3_stmt *st = mailindex_stmt(ix, MI_CACHE_GET);
+	int rc;
+
+	*envelope_r = *bodystructure_r = *body_r = NULL;
 	sqlite3_bind_int64(st, 1, folder_id);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)uid);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		const unsigned char *base = sqlite3_column_text(st, 0);
-
-		*base_r = xstrdup(base != NULL ? (const char *)base : "");
+		*envelope_r = mailindex_col_dup(st, 0);
+		*bodystructure_r = mailindex_col_dup(st, 1);
+		*body_r = mailindex_col_dup(st, 2);
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
@@ -684,28 +1081,64 @@ mailindex_msg_base(struct mailindex *ix, int64_t folder_id, uint32_t uid,
 }
 
 int
-mailindex_msg_add(struct mailindex *ix, int64_t folder_id,
-    const struct mailindex_msg *m, uint64_t modseq, const char **error_r)
+mailindex_cache_set(struct mailindex *ix, int64_t folder_id, uint32_t uid,
+    const char *envelope, const char *bodystructure, const char *body,
+    const char **error_r)
 {
-	sqlite3_stmt *st = mailindex_stmt(ix, MI_MSG_ADD);
+	sqlite3_stmt *st = mailindex_stmt(ix, MI_CACHE_SET);
 
-	sqlite3_bind_int64(st, 1, folder_id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)m->uid);
-	sqlite3_bind_text(st, 3, m->base, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)m->size);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)m->vsize);
-	sqlite3_bind_int64(st, 6, m->internal_date);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)modseq);
+	sqlite3_bind_text(st, 1, envelope, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, bodystructure, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, body, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, folder_id);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)uid);
+	return mailindex_step_done(ix, st, error_r);
+}
+
+/* ---- subscriptions ---- */
+
+int
+mailindex_subscribe(struct mailindex *ix, const char *name, int on,
+    const char **error_r)
+{
+	sqlite3_stmt *st = mailindex_stmt(ix, on ? MI_SUB_ADD : MI_SUB_DEL);
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
 	return mailindex_step_done(ix, st, error_r);
 }
 
 int
-mailindex_msg_remove(struct mailindex *ix, int64_t folder_id, uint32_t uid,
-    const char **error_r)
+mailindex_subscriptions(struct mailindex *ix, char ***names_r,
+    size_t *count_r, const char **error_r)
 {
-	sqlite3_stmt *st = mailindex_stmt(ix, MI_MSG_DEL);
+	sqlite3_stmt *st = mailindex_stmt(ix, MI_SUBS_LIST);
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
 
-	sqlite3_bind_int64(st, 1, folder_id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)uid);
-	return mailindex_step_done(ix, st, error_r);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap != 0 ? cap * 2 : 16;
+			names = xrealloc(names, cap * sizeof(*names));
+		}
+		names[n++] = mailindex_col_dup(st, 0);
+		if (names[n - 1] == NULL)
+			names[n - 1] = xstrdup("");
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		for (size_t i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+		return mailindex_fail(ix, rc, error_r);
+	}
+	*names_r = names;
+	*count_r = n;
+	return MAILINDEX_OK;
+}
+
+bool
+mailindex_is_corrupt(const struct mailindex *ix)
+{
+	return ix->corrupt;
 }

@@ -13,27 +13,6 @@
 #include "smtp/queue.h"
 #include "store/maildir.h"
 
-int
-delivery_spool_open(const char *data_dir)
-{
-	char path[4096];
-	int fd;
-
-	if (str_printf(path, sizeof(path), "%s/tmp", data_dir) < 0)
-		return -1;
-	fd = open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0 || errno != EOPNOTSUPP)
-		return fd;
-	/* File systems without O_TMPFILE: a named file, unlinked at once. */
-	if (str_printf(path, sizeof(path), "%s/tmp/spool.XXXXXX",
-	    data_dir) < 0)
-		return -1;
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd >= 0)
-		unlink(path);
-	return fd;
-}
-
 /* A header section larger than this is not signed (nor read whole). */
 #define DELIVERY_DKIM_HEADER_MAX (1024 * 1024)
 

@@ -48,9 +48,6 @@ void delivery_free(struct delivery **d);
 int delivery_dkim_key_path(const char *data_dir, const char *domain,
     char *out, size_t outsize);
 
-/* Opens an anonymous spool file for a message body under data_dir/tmp
- * (O_TMPFILE: nothing to clean up after a crash). fd or -1. */
-int delivery_spool_open(const char *data_dir);
 
 /* Fills buf with random bytes (for Message-ID and queue ids). */
 void delivery_random(void *buf, size_t len);

@@ -284,7 +284,7 @@ queue_bounce_locked(struct db *db, const struct queue_group *g,
 	    boundary, cfg->hostname, f->report.data, boundary);
 	queue_copy_header(spool_fd, &msg);
 	buf_printf(&msg, "\n--%s--\n", boundary);
-	fd = delivery_spool_open(cfg->data_dir);
+	fd = maildir_spool_open(cfg->data_dir);
 	if (fd < 0 || write(fd, msg.data, msg.len) != (ssize_t)msg.len) {
 		log_error("event=bounce_failed id=%s error=\"cannot spool\"",
 		    g->id);

@@ -815,7 +815,7 @@ smtp_cmd_rcpt(struct smtp_session *s, struct smtp_cmd *cmd)
 static bool
 smtp_content_begin(struct smtp_session *s)
 {
-	s->spool_fd = delivery_spool_open(s->cfg->data_dir);
+	s->spool_fd = maildir_spool_open(s->cfg->data_dir);
 	if (s->spool_fd < 0) {
 		log_error("session=%s event=spool_failed error=\"%s\"",
 		    conn_id(s->c), strerror(errno));

@@ -175,14 +175,27 @@ maildir_host(char *out, size_t outsize)
 	out[o] = '\0';
 }
 
-int
-maildir_deliver(const char *maildir, const struct maildir_source *src,
-    char *name_r, size_t namesize, const char **error_r)
+void
+maildir_unique_base(uint64_t size, uint64_t vsize, char *out, size_t outsize)
 {
-	char host[128], base[256], tmp_path[4096], new_path[4096];
-	char new_dir[4096];
-	uint64_t size, vsize, lines = src->body_lines;
+	char host[128];
 	struct timeval tv;
+
+	maildir_host(host, sizeof(host));
+	gettimeofday(&tv, NULL);
+	if (str_printf(out, outsize, "%lld.M%06ldP%dQ%u.%s,S=%llu,W=%llu",
+	    (long long)tv.tv_sec, (long)tv.tv_usec, (int)getpid(),
+	    atomic_fetch_add(&maildir_counter, 1) + 1, host,
+	    (unsigned long long)size, (unsigned long long)vsize) < 0)
+		out[0] = '\0';
+}
+
+int
+maildir_write_tmp(const char *maildir, const struct maildir_source *src,
+    char *base_r, size_t basesize, const char **error_r)
+{
+	char tmp_path[4096];
+	uint64_t size, vsize, lines = src->body_lines;
 	int fd;
 
 	for (size_t i = 0; i < src->header_len; i++)
@@ -204,17 +217,10 @@ maildir_deliver(const char *maildir, const struct maildir_source *src,
 		if (last != '\n')
 			vsize += 2;
 	}
-	maildir_host(host, sizeof(host));
-	gettimeofday(&tv, NULL);
-	if (str_printf(base, sizeof(base), "%lld.M%06ldP%dQ%u.%s,S=%llu,W=%llu",
-	    (long long)tv.tv_sec, (long)tv.tv_usec, (int)getpid(),
-	    atomic_fetch_add(&maildir_counter, 1) + 1, host,
-	    (unsigned long long)size, (unsigned long long)vsize) < 0 ||
+	maildir_unique_base(size, vsize, base_r, basesize);
+	if (base_r[0] == '\0' ||
 	    str_printf(tmp_path, sizeof(tmp_path), "%s/tmp/%s", maildir,
-	    base) < 0 ||
-	    str_printf(new_path, sizeof(new_path), "%s/new/%s", maildir,
-	    base) < 0 ||
-	    str_printf(new_dir, sizeof(new_dir), "%s/new", maildir) < 0) {
+	    base_r) < 0) {
 		*error_r = "path too long";
 		errno = ENAMETOOLONG;
 		return -1;
@@ -242,23 +248,6 @@ maildir_deliver(const char *maildir, const struct maildir_source *src,
 		*error_r = "close failed";
 		goto fail;
 	}
-	fd = -1;
-	if (rename(tmp_path, new_path) < 0) {
-		*error_r = "rename into new/ failed";
-		goto fail;
-	}
-	if (maildir_fsync_dir(new_dir) < 0) {
-		/* The file is in new/ but maybe not durably: report failure
-		 * and remove it so the sender retries rather than counting
-		 * on it. */
-		int saved = errno;
-
-		unlink(new_path);
-		errno = saved;
-		*error_r = "fsync of new/ failed";
-		return -1;
-	}
-	str_lcpy(name_r, base, namesize);
 	return 0;
 fail:
 	{
@@ -270,6 +259,56 @@ fail:
 		errno = saved;
 	}
 	return -1;
+}
+
+int
+maildir_commit_tmp(const char *maildir, const char *base, const char *sub,
+    const char *info, const char **error_r)
+{
+	char tmp_path[4096], dst_path[4096], dst_dir[4096];
+
+	if (str_printf(tmp_path, sizeof(tmp_path), "%s/tmp/%s", maildir,
+	    base) < 0 ||
+	    str_printf(dst_path, sizeof(dst_path), "%s/%s/%s%s", maildir, sub,
+	    base, info != NULL ? info : "") < 0 ||
+	    str_printf(dst_dir, sizeof(dst_dir), "%s/%s", maildir, sub) < 0) {
+		*error_r = "path too long";
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (rename(tmp_path, dst_path) < 0) {
+		int saved = errno;
+
+		unlink(tmp_path);
+		errno = saved;
+		*error_r = "rename out of tmp/ failed";
+		return -1;
+	}
+	if (maildir_fsync_dir(dst_dir) < 0) {
+		/* The file is there but maybe not durably: report failure
+		 * and remove it so the sender retries rather than counting
+		 * on it. */
+		int saved = errno;
+
+		unlink(dst_path);
+		errno = saved;
+		*error_r = "fsync of the maildir failed";
+		return -1;
+	}
+	return 0;
+}
+
+int
+maildir_deliver(const char *maildir, const struct maildir_source *src,
+    char *name_r, size_t namesize, const char **error_r)
+{
+	char base[256];
+
+	if (maildir_write_tmp(maildir, src, base, sizeof(base), error_r) < 0 ||
+	    maildir_commit_tmp(maildir, base, "new", NULL, error_r) < 0)
+		return -1;
+	str_lcpy(name_r, base, namesize);
+	return 0;
 }
 
 /* Adds the sizes of the messages in dir (new/ or cur/). */
@@ -344,4 +383,25 @@ maildir_usage(const char *maildir, uint64_t *bytes_r)
 	closedir(d);
 	*bytes_r = total;
 	return ret;
+}
+
+int
+maildir_spool_open(const char *data_dir)
+{
+	char path[4096];
+	int fd;
+
+	if (str_printf(path, sizeof(path), "%s/tmp", data_dir) < 0)
+		return -1;
+	fd = open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || errno != EOPNOTSUPP)
+		return fd;
+	/* File systems without O_TMPFILE: a named file, unlinked at once. */
+	if (str_printf(path, sizeof(path), "%s/tmp/spool.XXXXXX",
+	    data_dir) < 0)
+		return -1;
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
 }

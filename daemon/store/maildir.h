@@ -44,9 +44,29 @@ struct maildir_source {
 int maildir_deliver(const char *maildir, const struct maildir_source *src,
     char *name_r, size_t namesize, const char **error_r);
 
+/* The two steps of maildir_deliver, for callers that choose the final
+ * place (IMAP APPEND: cur/ with flags, under the index lock):
+ * maildir_write_tmp writes and fsyncs tmp/<base> (base_r >= 256 bytes);
+ * maildir_commit_tmp renames it to <sub>/<base><info> ("new" or "cur";
+ * info such as ":2,S" or NULL) and fsyncs that directory, removing the
+ * file on failure. 0, or -1 with *error_r. */
+int maildir_write_tmp(const char *maildir, const struct maildir_source *src,
+    char *base_r, size_t basesize, const char **error_r);
+int maildir_commit_tmp(const char *maildir, const char *base,
+    const char *sub, const char *info, const char **error_r);
+
+/* A new unique base name with its S= and W= sizes. */
+void maildir_unique_base(uint64_t size, uint64_t vsize, char *out,
+    size_t outsize);
+
 /* Sum of the S= sizes of the messages in the Maildir and its folders
  * (files without S= are stat'ed). 0 or -1. */
 int maildir_usage(const char *maildir, uint64_t *bytes_r);
+
+/* A read/write spool file under data_dir/tmp, unlinked (O_TMPFILE where
+ * the file system has it): SMTP DATA, queued messages, IMAP literals.
+ * The descriptor, or -1 with errno. */
+int maildir_spool_open(const char *data_dir);
 
 /* fsync of a directory, for callers that rename files themselves. */
 int maildir_fsync_dir(const char *path);

@@ -293,7 +293,7 @@ test_lifecycle(void)
 
 		CHECK(msgs[i].uid == i + 1);
 		CHECK_STREQ(msgs[i].base, names[i]);
-		test_path(path, sizeof(path), "%s/new/%s", dir, names[i]);
+		test_path(path, sizeof(path), "%s/cur/%s:2,", dir, names[i]);
 		CHECK_STREQ(msgs[i].path, path);
 		p = strstr(names[i], ",S=");
 		CHECK(p != NULL && sscanf(p, ",S=%" SCNu64 ",W=%" SCNu64,
@@ -318,10 +318,10 @@ test_lifecycle(void)
 	store_msgs_free(msgs2, n2);
 
 	/* new/ -> cur/ with flags keeps the UID; so do flag changes */
-	test_path(path, sizeof(path), "%s/new/%s", dir, names[1]);
+	test_path(path, sizeof(path), "%s/cur/%s:2,", dir, names[1]);
 	test_path(path2, sizeof(path2), "%s/cur/%s:2,S", dir, names[1]);
 	CHECK(rename(path, path2) == 0);
-	test_path(path, sizeof(path), "%s/new/%s", dir, names[2]);
+	test_path(path, sizeof(path), "%s/cur/%s:2,", dir, names[2]);
 	test_path(path2, sizeof(path2), "%s/cur/%s:2,", dir, names[2]);
 	CHECK(rename(path, path2) == 0);
 	CHECK(store_inbox_list(mb, &msgs2, &n2, &uv2, &error) == 0);
@@ -342,7 +342,7 @@ test_lifecycle(void)
 	store_msgs_free(msgs2, n2);
 
 	/* A deleted file drops its message */
-	test_path(path, sizeof(path), "%s/new/%s", dir, names[3]);
+	test_path(path, sizeof(path), "%s/cur/%s:2,", dir, names[3]);
 	CHECK(unlink(path) == 0);
 	CHECK(store_inbox_list(mb, &msgs2, &n2, &uv2, &error) == 0);
 	CHECK(n2 == 4 && test_find_uid(msgs2, n2, 4) == NULL);
@@ -379,7 +379,7 @@ test_lifecycle(void)
 	/* store_msg_open follows a rename made after the list */
 	m = test_find_uid(msgs2, n2, 1);
 	CHECK(m != NULL);
-	test_path(path, sizeof(path), "%s/new/%s", dir, names[0]);
+	test_path(path, sizeof(path), "%s/cur/%s:2,", dir, names[0]);
 	test_path(path2, sizeof(path2), "%s/cur/%s:2,S", dir, names[0]);
 	CHECK(rename(path, path2) == 0);
 	fd = store_msg_open(mb, &msgs2[0], &error);
@@ -518,18 +518,10 @@ test_no_write(void)
 		return;
 	}
 	CHECK(mailindex_begin(ix, &error) == MAILINDEX_OK);
-	/* Moves within the Maildir are not index changes either. */
-	{
-		char from[4096], to[4096];
-
-		test_path(from, sizeof(from), "%s/new/%s", dir, name);
-		test_path(to, sizeof(to), "%s/cur/%s:2,S", dir, name);
-		CHECK(rename(from, to) == 0);
-	}
 	CHECK_MSG(store_inbox_list(mb, &msgs, &n, &uv, &error) == 0, "%s",
 	    error);
 	CHECK(n == 3 && msgs[2].uid == 3 && test_str_ends(msgs[2].path,
-	    ":2,S"));
+	    ":2,"));
 	store_msgs_free(msgs, n);
 	mailindex_rollback(ix);
 	mailindex_close(&ix);

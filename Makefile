@@ -35,33 +35,49 @@ ALL_LDFLAGS = -pthread $(SANFLAGS) $(LDFLAGS)
 # Modules in reading order; parsers depend on lib/ alone.
 LIB_SRC := daemon/lib/util.c daemon/lib/log.c daemon/lib/buf.c \
 	daemon/lib/addr.c daemon/lib/config.c daemon/lib/punycode.c \
-	daemon/lib/base64.c
+	daemon/lib/base64.c daemon/lib/mutf7.c
 AUTH_SRC := daemon/auth/password.c daemon/auth/sasl.c daemon/auth/auth.c \
 	daemon/auth/auth_conn.c
 DB_SRC := daemon/db/db.c daemon/db/mailindex.c
-STORE_SRC := daemon/store/maildir.c daemon/store/mailbox.c
+STORE_SRC := daemon/store/maildir.c daemon/store/mailbox.c daemon/store/mime.c
 NET_SRC := daemon/net/net.c daemon/net/tls.c daemon/net/worker.c
 SMTP_SRC := daemon/smtp/smtp_parser.c daemon/smtp/smtp_server.c \
 	daemon/smtp/delivery.c daemon/smtp/sendlimit.c daemon/smtp/queue.c \
 	daemon/smtp/client.c daemon/smtp/dkim.c
 DNS_SRC := daemon/dns/dns.c
 POP3_SRC := daemon/pop3/pop3_parser.c daemon/pop3/pop3_server.c
+IMAP_SRC := daemon/imap/imap_parser.c daemon/imap/imap_server.c \
+	daemon/imap/imap_fetch.c daemon/imap/imap_search.c
 WEBADMIN_SRC := daemon/admin/service.c daemon/webadmin/routes.c \
 	daemon/webadmin/api.c
 MAIN_SRC := daemon/main.c daemon/cli.c daemon/serve.c
 GEN_SRC := $(B)/gen/migrations.c
 
 SRC := $(LIB_SRC) $(AUTH_SRC) $(DB_SRC) $(STORE_SRC) $(NET_SRC) \
-	$(SMTP_SRC) $(DNS_SRC) $(POP3_SRC) $(WEBADMIN_SRC) $(MAIN_SRC)
+	$(SMTP_SRC) $(DNS_SRC) $(POP3_SRC) $(IMAP_SRC) $(WEBADMIN_SRC) \
+	$(MAIN_SRC)
 OBJ := $(SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/migrations.o
 
 # Unit tests: each links its module and lib/ only.
-UNIT_TESTS := smtp_parser addr password config sasl pop3_parser mailbox auth sendlimit dns smtp_client dkim routes
+UNIT_TESTS := smtp_parser addr password config sasl pop3_parser mailbox auth sendlimit dns smtp_client dkim routes \
+	imap_parser mutf7 mime imap_fetch imap_search
 UNIT_smtp_parser := daemon/smtp/smtp_parser.c daemon/lib/util.c
 UNIT_addr := daemon/lib/addr.c daemon/lib/punycode.c daemon/lib/util.c
 UNIT_password := daemon/auth/password.c daemon/lib/util.c
 UNIT_pop3_parser := daemon/pop3/pop3_parser.c daemon/lib/util.c
-UNIT_mailbox := daemon/store/mailbox.c daemon/store/maildir.c \
+UNIT_imap_parser := daemon/imap/imap_parser.c daemon/lib/buf.c daemon/lib/util.c
+UNIT_mutf7 := daemon/lib/mutf7.c daemon/lib/buf.c daemon/lib/util.c
+UNIT_mime := daemon/store/mime.c daemon/lib/buf.c daemon/lib/util.c
+# The IMAP FETCH and SEARCH engines run over a real store in a temporary
+# Maildir.
+UNIT_imap_store := daemon/imap/imap_parser.c daemon/store/mime.c \
+	daemon/store/mailbox.c daemon/store/maildir.c daemon/db/mailindex.c \
+	daemon/lib/mutf7.c daemon/lib/addr.c daemon/lib/punycode.c \
+	daemon/lib/util.c daemon/lib/log.c daemon/lib/buf.c
+UNIT_imap_fetch := daemon/imap/imap_fetch.c $(UNIT_imap_store)
+UNIT_imap_search := daemon/imap/imap_search.c $(UNIT_imap_store)
+UNIT_mailbox := daemon/store/mailbox.c daemon/store/maildir.c daemon/lib/mutf7.c \
+	daemon/lib/addr.c daemon/lib/punycode.c \
 	daemon/db/mailindex.c daemon/lib/util.c daemon/lib/log.c daemon/lib/buf.c
 UNIT_auth := daemon/auth/auth.c daemon/auth/password.c daemon/db/db.c \
 	daemon/lib/addr.c daemon/lib/punycode.c daemon/lib/log.c \
@@ -84,10 +100,12 @@ UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/test_%)
 # Fuzz targets (tests/fuzz/fuzz_*.c, libFuzzer's entry point). `make test`
 # replays their seed corpora with gcc; `make fuzz` builds them with clang's
 # libFuzzer for real fuzzing (FUZZ_TIME seconds each).
-FUZZ_TARGETS := smtp_parser addr pop3_parser
+FUZZ_TARGETS := smtp_parser addr pop3_parser imap_parser mime
 FUZZ_smtp_parser := $(UNIT_smtp_parser)
 FUZZ_addr := $(UNIT_addr)
 FUZZ_pop3_parser := $(UNIT_pop3_parser)
+FUZZ_imap_parser := $(UNIT_imap_parser) daemon/lib/mutf7.c
+FUZZ_mime := $(UNIT_mime)
 REPLAY_BINS := $(FUZZ_TARGETS:%=$(B)/tests/replay_%)
 FUZZ_TIME ?= 60
 

@@ -44,5 +44,6 @@ int cli_alias_main(int argc, char **argv);
 int cli_queue_main(int argc, char **argv);
 int cli_token_main(int argc, char **argv);
 int cli_admin_main(int argc, char **argv);
+int cli_reindex_main(int argc, char **argv);
 
 #endif

@@ -20,6 +20,8 @@
 #include "lib/log.h"
 #include "smtp/dkim.h"
 #include "smtp/queue.h"
+#include "store/mailbox.h"
+#include "store/maildir.h"
 
 #define CLI_PASSWORD_MIN SERVICE_PASSWORD_MIN
 #define CLI_PASSWORD_MAX SERVICE_PASSWORD_MAX
@@ -932,5 +934,74 @@ cli_admin_main(int argc, char **argv)
 		printf("password changed for %s\n", name);
 	}
 	mem_wipe(password, sizeof(password));
+	return cli_close(&cli, 0);
+}
+
+/* ---- reindex ---- */
+
+static const char reindex_usage[] =
+"Usage: facteur reindex ADDRESS\n"
+"\n"
+"Rebuilds the IMAP index of a mailbox (DATA_DIR/mail/DOMAIN/USER/\n"
+"facteur-index.sqlite) from its Maildir: every folder is compared in\n"
+"full with its files; messages the index knows keep their UIDs, files it\n"
+"does not know get new ones, flags are taken from the file names. Safe\n"
+"while 'facteur serve' runs. Delete the index file first to start over\n"
+"(clients then see a new UIDVALIDITY and download the mailbox again).\n";
+
+int
+cli_reindex_main(int argc, char **argv)
+{
+	struct store_folder *folders = NULL;
+	struct store_mailbox *mb;
+	struct db_mailbox m;
+	struct cli cli;
+	char maildir[4096];
+	const char *error = NULL;
+	size_t n = 0;
+	int ret;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(reindex_usage, stdout);
+		return 0;
+	}
+	if ((ret = cli_open(&cli, argc, argv)) != 0)
+		return ret;
+	if (cli.argc != 2 || argv[1][0] == '-') {
+		fputs(reindex_usage, stderr);
+		return cli_close(&cli, EXIT_USAGE);
+	}
+	ret = db_mailbox_get(cli.db, argv[1], &m, &error);
+	if (ret != DB_OK)
+		return cli_close(&cli, cli_fail("reindex", argv[1], ret,
+		    error));
+	if (maildir_path(cli.cfg.data_dir, m.address, maildir,
+	    sizeof(maildir)) < 0) {
+		fprintf(stderr, "facteur: reindex %s: path too long\n",
+		    m.address);
+		return cli_close(&cli, EXIT_FAIL);
+	}
+	/* The files must stay the service user's. */
+	if (app_drop_privileges(&cli.cfg) < 0)
+		return cli_close(&cli, EXIT_FAIL);
+	if ((mb = store_mailbox_open(maildir, &error)) == NULL ||
+	    store_reindex(mb, &error) != STORE_OK ||
+	    store_folder_list(mb, &folders, &n, &error) != STORE_OK) {
+		fprintf(stderr, "facteur: reindex %s: %s\n", m.address,
+		    error != NULL ? error : "failed");
+		store_mailbox_close(&mb);
+		return cli_close(&cli, EXIT_FAIL);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct store_status st;
+
+		if (folders[i].noselect || store_folder_status(mb,
+		    folders[i].name, &st, &error) != STORE_OK)
+			continue;
+		printf("%s\tmessages=%u\tuidvalidity=%u\tuidnext=%u\n",
+		    folders[i].name, st.messages, st.uidvalidity, st.uidnext);
+	}
+	store_folders_free(folders, n);
+	store_mailbox_close(&mb);
 	return cli_close(&cli, 0);
 }

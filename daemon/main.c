@@ -19,8 +19,8 @@ static const char main_usage[] =
 "Usage: facteur COMMAND [OPTIONS]\n"
 "\n"
 "Facteur: a mail hosting appliance in one binary: SMTP (MX, submission,\n"
-"outbound queue with DKIM), POP3 and an HTTPS JSON API (IMAP and the web\n"
-"panel are next).\n"
+"outbound queue with DKIM), IMAP, POP3 and an HTTPS JSON API (the web\n"
+"panel is next).\n"
 "\n"
 "Commands:\n"
 "  serve                    run the mail server\n"
@@ -34,6 +34,7 @@ static const char main_usage[] =
 "  token create|list|revoke API tokens for the JSON API\n"
 "  admin add|list|remove|passwd\n"
 "                           administrators of the web panel\n"
+"  reindex ADDRESS          rebuild a mailbox's IMAP index from its Maildir\n"
 "  help [COMMAND]           this text, or a command's\n"
 "  version                  print the version\n"
 "\n"
@@ -67,6 +68,8 @@ main_help(const char *cmd)
 		return cli_token_main(2, argv);
 	if (strcmp(cmd, "admin") == 0)
 		return cli_admin_main(2, argv);
+	if (strcmp(cmd, "reindex") == 0)
+		return cli_reindex_main(2, argv);
 	fprintf(stderr, "facteur: unknown command '%s'\n", cmd);
 	return EXIT_USAGE;
 }
@@ -105,6 +108,8 @@ main(int argc, char **argv)
 		return cli_token_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "admin") == 0)
 		return cli_admin_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "reindex") == 0)
+		return cli_reindex_main(argc - 1, argv + 1);
 	fprintf(stderr, "facteur: unknown command '%s' (see facteur --help)\n",
 	    cmd);
 	return EXIT_USAGE;

@@ -21,6 +21,7 @@
 #include "lib/log.h"
 #include "net/net.h"
 #include "net/tls.h"
+#include "imap/imap.h"
 #include "pop3/pop3.h"
 #include "smtp/queue.h"
 #include "smtp/smtp.h"
@@ -31,10 +32,10 @@ static const char serve_usage[] =
 "                     [--check-config]\n"
 "\n"
 "Runs the mail server in the foreground: SMTP (MX, port 25 with STARTTLS),\n"
-"submission (587 with STARTTLS, 465 with implicit TLS; local delivery for\n"
-"now), POP3 (110 with STLS, 995 with implicit TLS) and the admin JSON API\n"
-"over HTTPS (443; tokens from 'facteur token create'), with HTTP (80)\n"
-"redirecting to it; IMAP and the browser panel as they are implemented.\n"
+"submission (587 with STARTTLS, 465 with implicit TLS), IMAP (143 with\n"
+"STARTTLS, 993 with implicit TLS), POP3 (110 with STLS, 995 with implicit\n"
+"TLS) and the admin JSON API over HTTPS (443; tokens from 'facteur token\n"
+"create'), with HTTP (80) redirecting to it.\n"
 "Without a configuration file it runs on built-in defaults: data in\n"
 "/var/lib/facteur (SQLite database, Maildir store, a self-signed\n"
 "certificate made on first start).\n"
@@ -107,6 +108,8 @@ serve_banner(const struct config *cfg)
 		{ SVC_SMTP, "SMTP (MX, STARTTLS)" },
 		{ SVC_SUBMISSION, "Submission (STARTTLS)" },
 		{ SVC_SUBMISSIONS, "Submission (TLS)" },
+		{ SVC_IMAP, "IMAP (STARTTLS)" },
+		{ SVC_IMAPS, "IMAP (implicit TLS)" },
 		{ SVC_POP3, "POP3 (STLS)" },
 		{ SVC_POP3S, "POP3 (implicit TLS)" },
 		{ SVC_HTTPS, "HTTPS (admin API)" },
@@ -191,6 +194,7 @@ serve_main(int argc, char **argv)
 	static struct config cfg;
 	static struct smtp_server smtp, submission;
 	static struct pop3_server pop3;
+	static struct imap_server imap;
 	struct api_server *api = NULL;
 	struct api_redirect *redirect = NULL;
 	char *aerror;
@@ -249,7 +253,7 @@ serve_main(int argc, char **argv)
 	submission.service = "submission";
 	submission.submission = true;
 	pop3.cfg = &cfg;
-	/* Only services whose protocol is implemented are listed here. */
+	imap.cfg = &cfg;
 	if (serve_listen(net, &cfg, SVC_SMTP, &smtp_conn_ops, &smtp,
 	    "421 4.7.0 Too many connections, try again later\r\n") < 0 ||
 	    serve_listen(net, &cfg, SVC_SUBMISSION, &smtp_conn_ops,
@@ -260,6 +264,10 @@ serve_main(int argc, char **argv)
 	    serve_listen(net, &cfg, SVC_POP3, &pop3_conn_ops, &pop3,
 	    "-ERR [SYS/TEMP] Too many connections, try again later\r\n") < 0 ||
 	    serve_listen(net, &cfg, SVC_POP3S, &pop3_conn_ops, &pop3,
+	    NULL) < 0 ||
+	    serve_listen(net, &cfg, SVC_IMAP, &imap_conn_ops, &imap,
+	    "* BYE Too many connections, try again later\r\n") < 0 ||
+	    serve_listen(net, &cfg, SVC_IMAPS, &imap_conn_ops, &imap,
 	    NULL) < 0)
 		return EXIT_FAIL;
 	/* The admin API's socket too (443 needs root); its threads start

@@ -71,8 +71,9 @@ def _port_free(port):
 # The services the daemon listens on, by default port (before the
 # offset). Each gets a section with address = 127.0.0.1 in the config,
 # and _pick_offset checks all their ports.
-LISTENERS = {"smtp": 25, "submission": 587, "submissions": 465, "pop3": 110,
-             "pop3s": 995, "https": 443, "http": 80}
+LISTENERS = {"smtp": 25, "submission": 587, "submissions": 465, "imap": 143,
+             "imaps": 993, "pop3": 110, "pop3s": 995, "https": 443,
+             "http": 80}
 
 
 def _pick_offset():
@@ -159,6 +160,16 @@ class Facteur:
     def pop3s_port(self):
         """POP3 with implicit TLS (995 + offset)."""
         return LISTENERS["pop3s"] + self.port_offset
+
+    @property
+    def imap_port(self):
+        """IMAP with STARTTLS (143 + offset)."""
+        return LISTENERS["imap"] + self.port_offset
+
+    @property
+    def imaps_port(self):
+        """IMAP with implicit TLS (993 + offset)."""
+        return LISTENERS["imaps"] + self.port_offset
 
     @property
     def api_port(self):
@@ -402,6 +413,18 @@ class Facteur:
                                    context=client_tls_context(),
                                    timeout=timeout)
         return poplib.POP3("127.0.0.1", self.pop3_port, timeout=timeout)
+
+
+    def imaplib(self, tls=True, timeout=IO_TIMEOUT):
+        """imaplib.IMAP4_SSL on the implicit-TLS port, or imaplib.IMAP4
+        on the STARTTLS port after starttls() (tls=False: left in
+        clear)."""
+        import imaplib
+        if tls:
+            return imaplib.IMAP4_SSL("127.0.0.1", self.imaps_port,
+                                     ssl_context=client_tls_context(),
+                                     timeout=timeout)
+        return imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=timeout)
 
 
 class _BindRace(Exception):

@@ -203,11 +203,14 @@ imap_capabilities(const struct imap_session *s, struct buf *b)
 }
 
 /* Mailbox name on the wire (modified UTF-7) to the store's (UTF-8,
- * INBOX canonical). NULL with a reply sent when invalid. */
+ * INBOX canonical, valid by store_folder_valid). create: a trailing
+ * separator is dropped (RFC 3501 6.3.3). NULL with a reply sent when
+ * invalid. */
 static char *
-imap_mailbox_arg(struct imap_session *s, const struct imap_arg *a)
+imap_mailbox_name(struct imap_session *s, const struct imap_arg *a,
+    bool create)
 {
-	const char *raw;
+	const char *raw, *error = NULL;
 	size_t len;
 	struct buf b;
 	char *name;
@@ -226,8 +229,22 @@ imap_mailbox_arg(struct imap_session *s, const struct imap_arg *a)
 	}
 	name = xstrdup(b.data);
 	buf_deinit(&b);
+	len = strlen(name);
+	if (create && len > 1 && name[len - 1] == STORE_SEP)
+		name[len - 1] = '\0';
 	store_folder_canonical(name);
+	if (store_folder_valid(name, &error) != STORE_OK) {
+		imap_printf(s, "%s NO [CANNOT] %s", s->tag, error);
+		free(name);
+		return NULL;
+	}
 	return name;
+}
+
+static char *
+imap_mailbox_arg(struct imap_session *s, const struct imap_arg *a)
+{
+	return imap_mailbox_name(s, a, false);
 }
 
 /* The store's name to the wire: an astring of its modified UTF-7. */
@@ -1098,10 +1115,8 @@ imap_folder_work(void *arg)
 		break;
 	case IMAP_OP_SUBSCRIBE:
 	case IMAP_OP_UNSUBSCRIBE:
-		job->j.ret = store_folder_valid(job->name, &job->j.error);
-		if (job->j.ret == STORE_OK)
-			job->j.ret = store_subscribe(mb, job->name,
-			    job->op == IMAP_OP_SUBSCRIBE, &job->j.error);
+		job->j.ret = store_subscribe(mb, job->name,
+		    job->op == IMAP_OP_SUBSCRIBE, &job->j.error);
 		break;
 	}
 }
@@ -1159,7 +1174,8 @@ imap_cmd_folder(struct imap_session *s, struct imap_command *cmd,
 		    "Syntax: command mailbox");
 		return;
 	}
-	if ((name = imap_mailbox_arg(s, &args[0])) == NULL)
+	if ((name = imap_mailbox_name(s, &args[0],
+	    strcmp(cmd->name, "CREATE") == 0)) == NULL)
 		return;
 	if (rename && (name2 = imap_mailbox_arg(s, &args[1])) == NULL) {
 		free(name);
@@ -1168,12 +1184,6 @@ imap_cmd_folder(struct imap_session *s, struct imap_command *cmd,
 	job = xcalloc(1, sizeof(*job));
 	str_lcpy(job->verb, cmd->name, sizeof(job->verb));
 	if (strcmp(cmd->name, "CREATE") == 0) {
-		size_t len = strlen(name);
-
-		/* RFC 3501 6.3.3: a trailing separator announces children;
-		 * the name itself is created. */
-		if (len > 1 && name[len - 1] == STORE_SEP)
-			name[len - 1] = '\0';
 		job->op = IMAP_OP_CREATE;
 	} else if (strcmp(cmd->name, "DELETE") == 0) {
 		job->op = IMAP_OP_DELETE;

@@ -591,7 +591,10 @@ def test_folders_create_rename_delete_list(facteur):
     typ, data = m.create("Work/Clients")
     assert typ == "NO" and b"ALREADYEXISTS" in data[0]
     typ, data = m.create("bad.name")
-    assert typ == "NO"
+    assert typ == "NO" and b"CANNOT" in data[0]
+    # Not "bad/name" in disguise (Maildir++ uses "." between levels).
+    typ, data = m.select("Work.Clients")
+    assert typ == "NO" and b"CANNOT" in data[0]
     # "%" stops at the separator; "*" does not.
     top = [x.decode() for x in ok(m.list('""', "%"))]
     assert any(x.endswith('"Work"') and "\\Noselect" in x and

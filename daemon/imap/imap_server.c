@@ -28,6 +28,7 @@
 
 #include "auth/auth_conn.h"
 #include "auth/sasl.h"
+#include "db/db.h"
 #include "imap/imap.h"
 #include "imap/imap_internal.h"
 #include "imap/imap_parser.h"
@@ -1589,6 +1590,25 @@ bad:
 	return -1;
 }
 
+/* ---- quota ---- */
+
+/* Whether adding bytes would take the mailbox over its quota (the same
+ * rule as SMTP delivery: the S= sizes of every folder). On a worker. A
+ * database or disk problem does not refuse the message. */
+static bool
+imap_over_quota(const struct imap_session *s, uint64_t bytes)
+{
+	struct db_mailbox m;
+	const char *error;
+	struct db *db = db_thread_get(&error);
+	uint64_t used = 0;
+
+	if (db == NULL || db_mailbox_get(db, s->address, &m, &error) !=
+	    DB_OK || m.quota == 0 || maildir_usage(s->maildir, &used) < 0)
+		return false;
+	return used + bytes > m.quota;
+}
+
 /* ---- APPEND ---- */
 
 struct imap_append_job {
@@ -1600,6 +1620,7 @@ struct imap_append_job {
 	char *keywords;
 	time_t date;
 	uint32_t uidvalidity, uid;
+	bool over_quota;
 };
 
 static void
@@ -1608,6 +1629,8 @@ imap_append_work(void *arg)
 	struct imap_append_job *job = arg;
 	struct store_mailbox *mb = imap_store(job->j.s, &job->j.error);
 
+	if ((job->over_quota = imap_over_quota(job->j.s, job->len)))
+		return;
 	job->j.ret = mb == NULL ? STORE_ERROR : store_append(mb, job->name,
 	    job->fd, job->len, job->flags, job->keywords, job->date,
 	    &job->uidvalidity, &job->uid, &job->j.error);
@@ -1621,6 +1644,10 @@ imap_append_done(struct conn *c, void *arg)
 
 	if (conn_is_closing(c)) {
 		s->busy = false;
+	} else if (job->over_quota) {
+		/* RFC 9208 5.3 */
+		imap_no(s, "[OVERQUOTA] Mailbox is full");
+		imap_continue(s);
 	} else if (job->j.ret == STORE_OK) {
 		log_info("session=%s event=append user=%s uid=%u size=%llu",
 		    conn_id(c), s->address, job->uid,
@@ -1990,7 +2017,9 @@ struct imap_copy_job {
 	uint32_t *uids, *new_uids;
 	size_t n;
 	uint32_t uidvalidity;
+	uint64_t bytes;		/* what the copies add */
 	bool move;
+	bool over_quota;
 };
 
 static void
@@ -1999,6 +2028,10 @@ imap_copy_work(void *arg)
 	struct imap_copy_job *job = arg;
 	struct store_mailbox *mb = imap_store(job->j.s, &job->j.error);
 
+	/* A move adds nothing (hard links; the source goes). */
+	if (!job->move && (job->over_quota = imap_over_quota(job->j.s,
+	    job->bytes)))
+		return;
 	job->j.ret = mb == NULL ? STORE_ERROR : store_copy(mb, &job->view,
 	    job->uids, job->n, job->dest, &job->uidvalidity, job->new_uids,
 	    &job->j.error);
@@ -2016,8 +2049,10 @@ imap_copy_done(struct conn *c, void *arg)
 		s->busy = false;
 		goto out;
 	}
-	if (job->j.ret != STORE_OK) {
-		if (job->j.ret == STORE_NOTFOUND) {
+	if (job->over_quota || job->j.ret != STORE_OK) {
+		if (job->over_quota) {
+			imap_no(s, "[OVERQUOTA] Mailbox is full");
+		} else if (job->j.ret == STORE_NOTFOUND) {
 			imap_no(s, "[TRYCREATE] Mailbox does not exist");
 		} else {
 			log_error("session=%s event=copy_failed error=\"%s\"",
@@ -2103,8 +2138,10 @@ imap_cmd_copy(struct imap_session *s, struct imap_command *cmd,
 	job = xcalloc(1, sizeof(*job));
 	job->uids = xcalloc(n + 1, sizeof(*job->uids));
 	job->new_uids = xcalloc(n + 1, sizeof(*job->new_uids));
-	for (size_t k = 0; k < n; k++)
+	for (size_t k = 0; k < n; k++) {
 		job->uids[k] = s->msgs[idx[k]].uid;
+		job->bytes += s->msgs[idx[k]].vsize;
+	}
 	free(idx);
 	job->n = n;
 	job->dest = dest;

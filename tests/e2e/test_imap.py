@@ -754,3 +754,20 @@ def test_reindex_keeps_uids(facteur):
     assert ok(m.uid("SEARCH", "ALL"))[0] == uids
     m.logout()
     assert facteur.cli("reindex", "nobody@example.com").returncode != 0
+
+
+def test_append_and_copy_respect_quota(facteur):
+    # Each small message is about 190 octets; the quota holds five.
+    address = facteur.add_mailbox(quota="1000", password=PASSWORD)
+    m = login(facteur, address)
+    small = make_message("small")
+    ok(m.append("INBOX", None, None, small))
+    typ, data = m.append("INBOX", None, None,
+                         make_message("big", ["z" * 70] * 60))
+    assert typ == "NO" and b"OVERQUOTA" in data[0]
+    ok(m.append("INBOX", None, None, small))
+    ok(m.select("INBOX"))
+    ok(m.copy("1:2", "Archive"))
+    typ, data = m.copy("1:2", "Archive")
+    assert typ == "NO" and b"OVERQUOTA" in data[0]
+    m.logout()

@@ -66,17 +66,19 @@ UNIT_addr := daemon/lib/addr.c daemon/lib/punycode.c daemon/lib/util.c
 UNIT_password := daemon/auth/password.c daemon/lib/util.c
 UNIT_pop3_parser := daemon/pop3/pop3_parser.c daemon/lib/util.c
 UNIT_imap_parser := daemon/imap/imap_parser.c daemon/lib/buf.c daemon/lib/util.c
-UNIT_mutf7 := daemon/lib/mutf7.c daemon/lib/buf.c daemon/lib/util.c
-UNIT_mime := daemon/store/mime.c daemon/lib/buf.c daemon/lib/util.c
+UNIT_mutf7 := daemon/lib/mutf7.c daemon/lib/base64.c daemon/lib/buf.c daemon/lib/util.c
+UNIT_mime := daemon/store/mime.c daemon/lib/base64.c daemon/lib/buf.c \
+	daemon/lib/util.c
 # The IMAP FETCH and SEARCH engines run over a real store in a temporary
 # Maildir.
 UNIT_imap_store := daemon/imap/imap_parser.c daemon/store/mime.c \
 	daemon/store/mailbox.c daemon/store/maildir.c daemon/db/mailindex.c \
-	daemon/lib/mutf7.c daemon/lib/addr.c daemon/lib/punycode.c \
-	daemon/lib/util.c daemon/lib/log.c daemon/lib/buf.c
+	daemon/lib/mutf7.c daemon/lib/base64.c daemon/lib/addr.c \
+	daemon/lib/punycode.c daemon/lib/util.c daemon/lib/log.c daemon/lib/buf.c
 UNIT_imap_fetch := daemon/imap/imap_fetch.c $(UNIT_imap_store)
 UNIT_imap_search := daemon/imap/imap_search.c $(UNIT_imap_store)
-UNIT_mailbox := daemon/store/mailbox.c daemon/store/maildir.c daemon/lib/mutf7.c \
+UNIT_mailbox := daemon/store/mailbox.c daemon/store/maildir.c \
+	daemon/lib/mutf7.c daemon/lib/base64.c \
 	daemon/lib/addr.c daemon/lib/punycode.c \
 	daemon/db/mailindex.c daemon/lib/util.c daemon/lib/log.c daemon/lib/buf.c
 UNIT_auth := daemon/auth/auth.c daemon/auth/password.c daemon/db/db.c \
@@ -104,7 +106,7 @@ FUZZ_TARGETS := smtp_parser addr pop3_parser imap_parser mime
 FUZZ_smtp_parser := $(UNIT_smtp_parser)
 FUZZ_addr := $(UNIT_addr)
 FUZZ_pop3_parser := $(UNIT_pop3_parser)
-FUZZ_imap_parser := $(UNIT_imap_parser) daemon/lib/mutf7.c
+FUZZ_imap_parser := $(UNIT_imap_parser) daemon/lib/mutf7.c daemon/lib/base64.c
 FUZZ_mime := $(UNIT_mime)
 REPLAY_BINS := $(FUZZ_TARGETS:%=$(B)/tests/replay_%)
 FUZZ_TIME ?= 60

@@ -699,18 +699,7 @@ imap_search_day_cmp(enum imap_sk_cmp cmp, int64_t day, int64_t key)
 static bool
 imap_search_has_keyword(const char *list, const char *kw)
 {
-	size_t len = strlen(kw);
-	const char *p = list;
-
-	while (p != NULL && *p != '\0') {
-		const char *end = strchr(p, ' ');
-		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-
-		if (n == len && strncasecmp(p, kw, len) == 0)
-			return true;
-		p = end != NULL ? end + 1 : NULL;
-	}
-	return false;
+	return store_keywords_has(list, kw, strlen(kw));
 }
 
 static enum imap_tri

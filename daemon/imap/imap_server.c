@@ -982,18 +982,8 @@ imap_folder_flags(const struct imap_session *s, struct buf *out)
 		while (p != NULL && *p != '\0' && kw.len < 4096) {
 			const char *end = strchr(p, ' ');
 			size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-			bool seen = false;
 
-			for (const char *q = kw.data; q != NULL &&
-			    (q = strstr(q, p)) != NULL; q++) {
-				if ((q == kw.data || q[-1] == ' ') &&
-				    strncasecmp(q, p, n) == 0 &&
-				    (q[n] == ' ' || q[n] == '\0')) {
-					seen = true;
-					break;
-				}
-			}
-			if (!seen) {
+			if (!store_keywords_has(kw.data, p, n)) {
 				buf_append(&kw, " ", 1);
 				buf_append(&kw, p, n);
 			}

@@ -31,8 +31,8 @@ base64_encode(const void *in, size_t len, char *out)
 	return o;
 }
 
-static int
-base64_value(char c)
+int
+base64_value(unsigned char c, char c63)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -42,7 +42,7 @@ base64_value(char c)
 		return c - '0' + 52;
 	if (c == '+')
 		return 62;
-	if (c == '/')
+	if (c == (unsigned char)c63)
 		return 63;
 	return -1;
 }
@@ -66,7 +66,7 @@ base64_decode(const char *in, size_t len, void *out)
 			}
 			if (pad > 0)
 				return -1;	/* data after '=' */
-			v[k] = base64_value(in[i + k]);
+			v[k] = base64_value((unsigned char)in[i + k], '/');
 			if (v[k] < 0)
 				return -1;
 		}

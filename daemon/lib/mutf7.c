@@ -1,26 +1,12 @@
 #include <stdint.h>
 
+#include "base64.h"
 #include "mutf7.h"
 
 /* RFC 3501 5.1.3: RFC 2045 base64 with ',' in place of '/'. */
 static const char mutf7_b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
-static int
-mutf7_b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
-}
 
 static bool
 mutf7_is_direct(uint32_t c)
@@ -145,7 +131,7 @@ mutf7_shift(const char *s, size_t len, size_t *i, struct buf *out)
 	struct mutf7_dec d = { 0, 0, 0 };
 
 	for (; *i < len && s[*i] != '-'; (*i)++) {
-		int v = mutf7_b64_value((unsigned char)s[*i]);
+		int v = base64_value((unsigned char)s[*i], ',');
 
 		if (v < 0)
 			return -1;

@@ -366,6 +366,19 @@ mailbox_index(struct store_mailbox *mb, const char **error_r)
 	    MAILINDEX_OK ? 0 : -1;
 }
 
+/* Ends a write transaction: commit when ret is MAILINDEX_OK, else roll
+ * back. STORE_OK or STORE_ERROR. */
+static int
+mailbox_txn_end(struct store_mailbox *mb, int ret, const char **error_r)
+{
+	if (ret != MAILINDEX_OK) {
+		mailindex_rollback(mb->ix);
+		return STORE_ERROR;
+	}
+	return mailindex_commit(mb->ix, error_r) == MAILINDEX_OK ?
+	    STORE_OK : STORE_ERROR;
+}
+
 struct store_mailbox *
 store_mailbox_open(const char *maildir, const char **error_r)
 {
@@ -1085,12 +1098,7 @@ locked:
 	free(added_cur);
 	mailbox_scan_free(&newscan);
 	mailbox_scan_free(&curscan);
-	if (ret != MAILINDEX_OK) {
-		mailindex_rollback(mb->ix);
-		return STORE_ERROR;
-	}
-	return mailindex_commit(mb->ix, error_r) == MAILINDEX_OK ?
-	    STORE_OK : STORE_ERROR;
+	return mailbox_txn_end(mb, ret, error_r);
 }
 
 /* Finds and syncs a folder, rebuilding a damaged index once. */
@@ -1232,12 +1240,7 @@ mailbox_expunge(struct store_mailbox *mb, const char *name, int64_t id,
 		ret = mailindex_folder_update(mb->ix, &mf.f, error_r);
 	}
 	free(found);
-	if (ret != MAILINDEX_OK) {
-		mailindex_rollback(mb->ix);
-		return STORE_ERROR;
-	}
-	return mailindex_commit(mb->ix, error_r) == MAILINDEX_OK ?
-	    STORE_OK : STORE_ERROR;
+	return mailbox_txn_end(mb, ret, error_r);
 }
 
 int
@@ -1471,18 +1474,13 @@ mailbox_change_end(struct store_mailbox *mb, struct mailbox_folder *mf,
 		mf->f.cur_mtime = mailbox_cur_mtime(mf->dir);
 		ret = mailindex_folder_update(mb->ix, &mf->f, error_r);
 	}
-	if (ret != MAILINDEX_OK) {
-		mailindex_rollback(mb->ix);
-		return STORE_ERROR;
-	}
-	return mailindex_commit(mb->ix, error_r) == MAILINDEX_OK ?
-	    STORE_OK : STORE_ERROR;
+	return mailbox_txn_end(mb, ret, error_r);
 }
 
 /* Keyword set operations on space-separated lists (case-insensitive
  * names, RFC 3501 flag-keyword atoms). */
-static bool
-mailbox_kw_has(const char *list, const char *kw, size_t len)
+bool
+store_keywords_has(const char *list, const char *kw, size_t len)
 {
 	const char *p = list;
 
@@ -1510,7 +1508,7 @@ mailbox_kw_apply(const char *old, enum store_flag_op op, const char *kws)
 		const char *end = strchr(p, ' ');
 		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
 
-		if (op == STORE_FLAGS_ADD || !mailbox_kw_has(kws, p, n)) {
+		if (op == STORE_FLAGS_ADD || !store_keywords_has(kws, p, n)) {
 			if (b.len > 0)
 				buf_append(&b, " ", 1);
 			buf_append(&b, p, n);
@@ -1521,7 +1519,7 @@ mailbox_kw_apply(const char *old, enum store_flag_op op, const char *kws)
 		const char *end = strchr(p, ' ');
 		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
 
-		if (n > 0 && !mailbox_kw_has(b.data, p, n)) {
+		if (n > 0 && !store_keywords_has(b.data, p, n)) {
 			if (b.len > 0)
 				buf_append(&b, " ", 1);
 			buf_append(&b, p, n);
@@ -2094,12 +2092,7 @@ mailbox_create(struct store_mailbox *mb, const char *name,
 		f.cur_mtime = mailbox_cur_mtime(dir);
 		ret = mailindex_folder_update(mb->ix, &f, error_r);
 	}
-	if (ret != MAILINDEX_OK) {
-		mailindex_rollback(mb->ix);
-		return STORE_ERROR;
-	}
-	return mailindex_commit(mb->ix, error_r) == MAILINDEX_OK ?
-	    STORE_OK : STORE_ERROR;
+	return mailbox_txn_end(mb, ret, error_r);
 }
 
 int
@@ -2255,13 +2248,8 @@ mailbox_rename_inbox(struct store_mailbox *mb, const char *to,
 		    error_r) != MAILINDEX_OK)
 			ret = MAILINDEX_ERROR;
 	}
-	if (ret != MAILINDEX_OK) {
-		/* Files already moved are found by the syncs of both. */
-		mailindex_rollback(mb->ix);
-		return STORE_ERROR;
-	}
-	return mailindex_commit(mb->ix, error_r) == MAILINDEX_OK ?
-	    STORE_OK : STORE_ERROR;
+	/* Files already moved are found by the syncs of both. */
+	return mailbox_txn_end(mb, ret, error_r);
 }
 
 int
@@ -2330,12 +2318,7 @@ store_folder_rename(struct store_mailbox *mb, const char *from,
 		free(nname);
 	}
 	store_folders_free(list, n);
-	if (ret != MAILINDEX_OK) {
-		mailindex_rollback(mb->ix);
-		return STORE_ERROR;
-	}
-	return mailindex_commit(mb->ix, error_r) == MAILINDEX_OK ?
-	    STORE_OK : STORE_ERROR;
+	return mailbox_txn_end(mb, ret, error_r);
 }
 
 /* ---- IMAP: reading ---- */

@@ -140,6 +140,9 @@ struct store_changes {
 };
 
 void store_imsgs_free(struct store_imsg *msgs, size_t count);
+/* Whether a space-separated keyword list holds kw[0..len) (keywords
+ * compare case-insensitively). */
+bool store_keywords_has(const char *list, const char *kw, size_t len);
 void store_changes_free(struct store_changes *ch);
 
 /* Folder name checks (syntax only): STORE_OK or STORE_INVALID with a

@@ -24,6 +24,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "lib/base64.h"
 #include "lib/buf.h"
 #include "lib/util.h"
 #include "store/mime.h"
@@ -1851,21 +1852,6 @@ mime_header_each(const char *hdr, size_t hdr_len, const char *name,
 
 /* ---- transfer encodings ---- */
 
-static int
-mime_base64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
 
 /* RFC 2045 6.8, tolerant: octets outside the alphabet are skipped, and
  * '=' ends a group so that concatenated encodings decode too. */
@@ -1878,7 +1864,7 @@ mime_base64_decode(const char *s, size_t len, struct buf *out)
 	unsigned n = 0;
 
 	for (size_t i = 0; i < len; i++) {
-		int v = mime_base64_value((unsigned char)s[i]);
+		int v = base64_value((unsigned char)s[i], '/');
 
 		if (v >= 0) {
 			acc = acc << 6 | (uint32_t)v;

@@ -771,3 +771,45 @@ def test_append_and_copy_respect_quota(facteur):
     typ, data = m.copy("1:2", "Archive")
     assert typ == "NO" and b"OVERQUOTA" in data[0]
     m.logout()
+
+
+def test_more_commands_and_failures(facteur):
+    address = new_box(facteur)
+    deliver(facteur, address, make_message("more", ["body line"]))
+    m = login(facteur, address)
+    typ, data = m.status("Nowhere", "(MESSAGES)")
+    assert typ == "NO" and b"NONEXISTENT" in data[0]
+    with pytest.raises(imaplib.IMAP4.error):
+        m.status("INBOX", "(BOGUS)")
+    typ, data = m.select("Nowhere")
+    assert typ == "NO" and m.state == "AUTH"
+    ok(m.select("INBOX"))
+    data = fetch_one(m, "1", "(RFC822.TEXT)")
+    assert literal_of(data) == b"body line\r\n"
+    assert b"\\Seen" in fetch_one(m, "1", "(FLAGS)")[0]
+    data = fetch_one(m, "1", "(RFC822)")
+    assert literal_of(data).endswith(b"\r\n\r\nbody line\r\n")
+    ok(m.uid("COPY", "1", "Drafts"))   # imaplib keeps no tagged text
+    typ, data = m.uid("COPY", "1", "Nowhere")
+    assert typ == "NO" and b"TRYCREATE" in data[0]
+    ok(m.check())
+    ok(m.noop())
+    # A \Noselect parent with children cannot be deleted.
+    ok(m.create("P/Child"))
+    typ, data = m.delete("P")
+    assert typ == "NO"
+    ok(m.delete("P/Child"))
+    typ, data = m.delete("P/Child")
+    assert typ == "NO" and b"NONEXISTENT" in data[0]
+    # UNSELECT leaves \Deleted messages in place.
+    ok(m.store("1", "+FLAGS.SILENT", r"(\Deleted)"))
+    ok(m._simple_command("UNSELECT"))
+    assert ok(m.select("INBOX")) == [b"1"]
+    # NAMESPACE and ID.
+    typ, data = m.namespace()
+    assert typ == "OK" and data[0] == b'(("" "/")) NIL NIL'
+    m.logout()
+    r = raw_login(facteur, address)
+    lines = r.cmd("i1", "ID NIL")
+    assert lines == ['* ID ("name" "Facteur")', "i1 OK ID completed"]
+    r.close()

@@ -46,7 +46,8 @@ SMTP_SRC := daemon/smtp/smtp_parser.c daemon/smtp/smtp_server.c \
 	daemon/smtp/client.c daemon/smtp/dkim.c
 DNS_SRC := daemon/dns/dns.c
 POP3_SRC := daemon/pop3/pop3_parser.c daemon/pop3/pop3_server.c
-WEBADMIN_SRC := daemon/admin/service.c daemon/webadmin/routes.c \
+WEBADMIN_SRC := daemon/admin/service.c daemon/admin/dnsrecords.c \
+	daemon/webadmin/routes.c \
 	daemon/webadmin/api.c
 MAIN_SRC := daemon/main.c daemon/cli.c daemon/serve.c
 GEN_SRC := $(B)/gen/migrations.c
@@ -71,6 +72,7 @@ UNIT_smtp_client := daemon/smtp/client.c daemon/lib/base64.c daemon/lib/util.c
 UNIT_dkim := daemon/smtp/dkim.c daemon/lib/base64.c daemon/lib/buf.c \
 	daemon/lib/util.c
 UNIT_routes := daemon/webadmin/routes.c daemon/admin/service.c \
+	daemon/admin/dnsrecords.c daemon/auth/auth.c \
 	daemon/db/db.c daemon/auth/password.c daemon/store/maildir.c \
 	daemon/smtp/dkim.c daemon/lib/config.c daemon/lib/addr.c \
 	daemon/lib/punycode.c daemon/lib/base64.c daemon/lib/buf.c \

@@ -227,6 +227,7 @@ serve_main(int argc, char **argv)
 	if (password_init() < 0)
 		fatal("cannot initialize libsodium");
 	auth_init();
+	auth_set_max_failures(cfg.auth_max_failures);
 	if (app_data_dir_prepare(&cfg, false) < 0 ||
 	    serve_tls_prepare(&cfg) < 0)
 		return EXIT_FAIL;

@@ -1,14 +1,20 @@
 /*
  * api.c: the HTTPS server and the one dispatcher of the JSON API. The
- * dispatcher owns policy: route matching (404, 405), bearer
- * authentication (401), scope and domain restriction (403), body size
- * (413), content type (415), JSON syntax and fields (400) and the RFC 9457
- * error shape; handlers (routes.c) only see valid requests, and hide the
- * domains a restricted token may not see (404).
+ * dispatcher owns policy: the admin_networks allow-list (403), route
+ * matching (404, 405), bearer or session authentication (401), scope,
+ * role and domain restriction (403), the CSRF check of session requests
+ * (403), body size (413), content type (415), JSON syntax and fields
+ * (400) and the RFC 9457 error shape; handlers (routes.c) only see valid
+ * requests, and hide the domains a restricted token may not see (404).
+ *
+ * A handler may ask for its answer to be delayed (failed sign-ins): the
+ * connection is suspended and a timer thread resumes it, so that no
+ * server thread sleeps.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +38,13 @@
 /* Bodies declared beyond this are refused without being read. */
 #define API_BODY_DRAIN_MAX (8 * API_BODY_MAX)
 
+/* A suspended connection waiting for its delayed answer. */
+struct api_delayed {
+	struct MHD_Connection *conn;
+	struct timespec due;		/* CLOCK_MONOTONIC */
+	struct api_delayed *next;
+};
+
 struct api_server {
 	struct MHD_Daemon *mhd;
 	int fd;
@@ -39,6 +52,12 @@ struct api_server {
 	size_t keylen;
 	unsigned per_ip;
 	struct api_ctx ctx;
+	/* The delayer: resumes suspended connections when due. */
+	pthread_t delayer;
+	bool delayer_running, stopping;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct api_delayed *delayed;
 };
 
 /* Per request, from the first call of the access handler to completion. */
@@ -46,6 +65,9 @@ struct api_conn {
 	char *body;
 	size_t len;
 	bool too_large;
+	/* A delayed answer, queued when the connection resumes. */
+	struct MHD_Response *resp;
+	unsigned resp_status;
 };
 
 static char *
@@ -144,19 +166,18 @@ api_bind(const struct config *cfg, struct api_server **srv_r,
 
 /* ---- responses ---- */
 
-static enum MHD_Result
-api_send(struct MHD_Connection *conn, unsigned status, const char *type,
-    char *text, const char *hname, const char *hvalue)
+static struct MHD_Response *
+api_response_new(const char *type, char *text, const char *hname,
+    const char *hvalue)
 {
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
 
 	resp = MHD_create_response_from_buffer(text != NULL ? strlen(text) :
 	    0, text, text != NULL ? MHD_RESPMEM_MUST_FREE :
 	    MHD_RESPMEM_PERSISTENT);
 	if (resp == NULL) {
 		free(text);
-		return MHD_NO;
+		return NULL;
 	}
 	if (type != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -165,9 +186,7 @@ api_send(struct MHD_Connection *conn, unsigned status, const char *type,
 	    "no-store");
 	if (hname != NULL)
 		MHD_add_response_header(resp, hname, hvalue);
-	ret = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return resp;
 }
 
 static const char *
@@ -178,13 +197,13 @@ api_status_title(unsigned status)
 	return t != NULL && *t != '\0' ? t : "Error";
 }
 
-/* Sends req's problem (RFC 9457) or its document. */
-static enum MHD_Result
-api_respond(struct MHD_Connection *conn, struct api_req *req,
-    const char *hname, const char *hvalue)
+/* Makes req's response: its problem (RFC 9457), text or document. */
+static struct MHD_Response *
+api_response_make(struct api_req *req, const char *hname, const char *hvalue)
 {
+	struct MHD_Response *resp;
 	json_t *doc;
-	char type[64], *text;
+	char type[64], *text, retry[16];
 
 	if (req->code != NULL) {
 		str_printf(type, sizeof(type), "urn:facteur:problem:%s",
@@ -199,22 +218,119 @@ api_respond(struct MHD_Connection *conn, struct api_req *req,
 		if (req->status == 401) {
 			hname = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
 			hvalue = "Bearer realm=\"facteur\"";
-		} else if (req->status == 503) {
-			hname = MHD_HTTP_HEADER_RETRY_AFTER;
-			hvalue = "1";
+		} else if (req->status == 503 && req->retry_after == 0) {
+			req->retry_after = 1;
 		}
 		text = json_dumps(doc, JSON_COMPACT);
 		json_decref(doc);
-		return api_send(conn, req->status, "application/problem+json",
-		    text, hname, hvalue);
+		resp = api_response_new("application/problem+json", text,
+		    hname, hvalue);
+	} else if (req->text != NULL) {
+		resp = api_response_new(req->text_type, req->text, hname,
+		    hvalue);
+		req->text = NULL;
+	} else if (req->out == NULL) {
+		resp = api_response_new(NULL, NULL, hname, hvalue);
+	} else {
+		text = json_dumps(req->out, JSON_COMPACT);
+		json_decref(req->out);
+		req->out = NULL;
+		resp = api_response_new("application/json", text, hname,
+		    hvalue);
 	}
-	if (req->out == NULL)
-		return api_send(conn, req->status, NULL, NULL, hname, hvalue);
-	text = json_dumps(req->out, JSON_COMPACT);
-	json_decref(req->out);
-	req->out = NULL;
-	return api_send(conn, req->status, "application/json", text, hname,
-	    hvalue);
+	if (resp == NULL)
+		return NULL;
+	if (req->retry_after > 0) {
+		str_printf(retry, sizeof(retry), "%u", req->retry_after);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER,
+		    retry);
+	}
+	if (req->set_cookie[0] != '\0')
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE,
+		    req->set_cookie);
+	return resp;
+}
+
+static enum MHD_Result
+api_respond(struct MHD_Connection *conn, struct api_req *req,
+    const char *hname, const char *hvalue)
+{
+	struct MHD_Response *resp = api_response_make(req, hname, hvalue);
+	enum MHD_Result ret;
+
+	if (resp == NULL)
+		return MHD_NO;
+	ret = MHD_queue_response(conn, req->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* ---- delayed answers ---- */
+
+static void *
+api_delayer_main(void *arg)
+{
+	struct api_server *srv = arg;
+	struct timespec now;
+
+	pthread_mutex_lock(&srv->lock);
+	for (;;) {
+		struct api_delayed **pp, *d, *first = NULL;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		for (pp = &srv->delayed; (d = *pp) != NULL;) {
+			if (srv->stopping || d->due.tv_sec < now.tv_sec ||
+			    (d->due.tv_sec == now.tv_sec &&
+			    d->due.tv_nsec <= now.tv_nsec)) {
+				*pp = d->next;
+				MHD_resume_connection(d->conn);
+				free(d);
+				continue;
+			}
+			if (first == NULL || d->due.tv_sec < first->due.tv_sec ||
+			    (d->due.tv_sec == first->due.tv_sec &&
+			    d->due.tv_nsec < first->due.tv_nsec))
+				first = d;
+			pp = &d->next;
+		}
+		if (srv->stopping)
+			break;
+		if (first == NULL)
+			pthread_cond_wait(&srv->cond, &srv->lock);
+		else
+			pthread_cond_timedwait(&srv->cond, &srv->lock,
+			    &first->due);
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return NULL;
+}
+
+/* Keeps the answer and suspends the connection for delay_ms. */
+static enum MHD_Result
+api_respond_later(struct api_server *srv, struct MHD_Connection *conn,
+    struct api_conn *c, struct api_req *req)
+{
+	struct api_delayed *d;
+
+	if ((c->resp = api_response_make(req, NULL, NULL)) == NULL)
+		return MHD_NO;
+	c->resp_status = req->status;
+	d = xcalloc(1, sizeof(*d));
+	d->conn = conn;
+	clock_gettime(CLOCK_MONOTONIC, &d->due);
+	d->due.tv_sec += req->delay_ms / 1000;
+	d->due.tv_nsec += (long)(req->delay_ms % 1000) * 1000000L;
+	if (d->due.tv_nsec >= 1000000000L) {
+		d->due.tv_sec++;
+		d->due.tv_nsec -= 1000000000L;
+	}
+	MHD_suspend_connection(conn);
+	pthread_mutex_lock(&srv->lock);
+	d->next = srv->delayed;
+	srv->delayed = d;
+	pthread_cond_signal(&srv->cond);
+	pthread_mutex_unlock(&srv->lock);
+	return MHD_YES;
 }
 
 /* ---- the dispatcher ---- */
@@ -251,17 +367,27 @@ api_match(const char *pattern, const char *url,
 	return *p == '\0' && *u == '\0';
 }
 
-static int
-api_authenticate(struct MHD_Connection *conn, struct api_req *req,
-    const struct api_route *route, const char *remote, struct db_token *t)
+/* Constant-time comparison of two NUL-terminated strings. */
+static bool
+api_secret_equal(const char *a, const char *b)
 {
-	const char *h, *error = NULL;
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char diff = la != lb;
+
+	for (size_t i = 0; i < la && i < lb; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+static int
+api_auth_token(struct api_req *req, const struct api_route *route,
+    const char *h, const char *remote, struct db_token *t)
+{
+	const char *error = NULL;
 	char hex[65], actor[DB_TOKEN_NAME_MAX + 8];
 	int ret;
 
-	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_AUTHORIZATION);
-	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
+	if (strncasecmp(h, "Bearer ", 7) != 0) {
 		api_problem(req, 401, "unauthorized", NULL,
 		    "an Authorization: Bearer token is required");
 		return -1;
@@ -281,6 +407,11 @@ api_authenticate(struct MHD_Connection *conn, struct api_req *req,
 		api_problem_db(req, ret, NULL, error);
 		return -1;
 	}
+	if (route->flags & API_NO_TOKEN) {
+		api_problem(req, 403, "forbidden", NULL,
+		    "this resource is for browser sessions");
+		return -1;
+	}
 	if ((route->flags & API_WRITE) && strcmp(t->scope, "write") != 0) {
 		api_problem(req, 403, "forbidden", NULL,
 		    "token '%s' has read scope only", t->name);
@@ -295,6 +426,80 @@ api_authenticate(struct MHD_Connection *conn, struct api_req *req,
 	str_printf(actor, sizeof(actor), "token:%s", t->name);
 	db_set_actor(req->db, actor, remote);
 	return 0;
+}
+
+/* A cookie that ends the browser's session. */
+static void
+api_cookie_clear(struct api_req *req)
+{
+	str_printf(req->set_cookie, sizeof(req->set_cookie),
+	    "%s=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
+	    API_SESSION_COOKIE);
+}
+
+static int
+api_auth_session(struct MHD_Connection *conn, struct api_req *req,
+    const struct api_route *route, const char *method, const char *cookie,
+    const char *remote, struct db_session *s)
+{
+	struct service_error err = { 0 };
+	const char *csrf;
+	char actor[ADDR_MAX + 16];
+	int ret;
+
+	ret = service_session_lookup(req->db, req->ctx->cfg, cookie, s, &err);
+	if (ret == DB_NOT_FOUND) {
+		api_problem(req, 401, "unauthorized", NULL,
+		    "no session, or it has expired: sign in again");
+		api_cookie_clear(req);
+		return -1;
+	}
+	if (ret != DB_OK) {
+		api_problem_db(req, ret, NULL, err.detail);
+		return -1;
+	}
+	if (!(route->flags & (strcmp(s->role, "admin") == 0 ? API_SESSION :
+	    API_MAILBOX))) {
+		api_problem(req, 403, "forbidden", NULL,
+		    "a %s session may not use this resource", s->role);
+		return -1;
+	}
+	/* Requests that change something prove they come from the page
+	 * that signed in (the cookie alone may ride a forged request). */
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		csrf = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    "X-CSRF-Token");
+		if (csrf == NULL || !api_secret_equal(csrf, s->csrf)) {
+			api_problem(req, 403, "csrf", NULL, "the X-CSRF-Token "
+			    "header is missing or wrong");
+			return -1;
+		}
+	}
+	req->session = s;
+	str_printf(actor, sizeof(actor), "%s:%s", s->role, s->user);
+	db_set_actor(req->db, actor, remote);
+	return 0;
+}
+
+static int
+api_authenticate(struct MHD_Connection *conn, struct api_req *req,
+    const struct api_route *route, const char *method, const char *remote,
+    struct db_token *t, struct db_session *s)
+{
+	const char *h, *cookie;
+
+	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	if (h != NULL)
+		return api_auth_token(req, route, h, remote, t);
+	cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND,
+	    API_SESSION_COOKIE);
+	if (cookie != NULL)
+		return api_auth_session(conn, req, route, method, cookie,
+		    remote, s);
+	api_problem(req, 401, "unauthorized", NULL,
+	    "an Authorization: Bearer token or a session is required");
+	return -1;
 }
 
 /* Content type, JSON syntax, known fields of the declared types. */
@@ -370,8 +575,10 @@ api_body_parse(struct MHD_Connection *conn, struct api_req *req,
 	return 0;
 }
 
-static void
-api_remote(struct MHD_Connection *conn, char *out, size_t outsize)
+/* The client's address as text; whether admin_networks lets it in. */
+static bool
+api_remote(const struct config *cfg, struct MHD_Connection *conn, char *out,
+    size_t outsize)
 {
 	const union MHD_ConnectionInfo *ci;
 
@@ -379,10 +586,19 @@ api_remote(struct MHD_Connection *conn, char *out, size_t outsize)
 	ci = MHD_get_connection_info(conn,
 	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci == NULL || ci->client_addr == NULL)
-		return;
+		return cfg->admin_networks_count == 0;
 	getnameinfo(ci->client_addr, ci->client_addr->sa_family == AF_INET6 ?
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), out,
 	    (socklen_t)outsize, NULL, 0, NI_NUMERICHOST);
+	return cfg->admin_networks_count == 0 ||
+	    config_net_match(cfg->admin_networks, cfg->admin_networks_count,
+	    ci->client_addr);
+}
+
+static const char *
+api_query_mhd(void *qctx, const char *name)
+{
+	return MHD_lookup_connection_value(qctx, MHD_GET_ARGUMENT_KIND, name);
 }
 
 static enum MHD_Result
@@ -394,14 +610,24 @@ api_dispatch(struct api_server *srv, struct MHD_Connection *conn,
 	char cpath[LOG_CLEAN_SIZE];
 	const struct api_route *route = NULL;
 	struct db_token token;
+	struct db_session session;
 	struct api_req req;
 	const char *hname = NULL, *hvalue = NULL, *error = NULL;
 	enum MHD_Result mret;
+	bool allowed;
 
 	memset(&req, 0, sizeof(req));
 	req.ctx = &srv->ctx;
 	req.status = 200;
-	api_remote(conn, remote, sizeof(remote));
+	req.remote = remote;
+	req.query_get = api_query_mhd;
+	req.qctx = conn;
+	allowed = api_remote(srv->ctx.cfg, conn, remote, sizeof(remote));
+	if (!allowed && strncmp(url, "/api", 4) == 0) {
+		api_problem(&req, 403, "forbidden_network", NULL,
+		    "the admin API is not open to this address");
+		goto out;
+	}
 	for (size_t i = 0; i < api_routes_count; i++) {
 		if (!api_match(api_routes[i].pattern, url, params))
 			continue;
@@ -428,16 +654,14 @@ api_dispatch(struct api_server *srv, struct MHD_Connection *conn,
 	}
 	for (unsigned i = 0; i < API_MAX_PARAMS; i++)
 		req.params[i] = params[i];
-	req.force = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-	    "force");
 	if ((req.db = db_thread_get(&error)) == NULL) {
 		api_problem(&req, 503, "unavailable", NULL,
 		    "the database is unavailable");
 		goto out;
 	}
 	db_set_actor(req.db, "anonymous", remote);
-	if ((route->flags & API_AUTH) &&
-	    api_authenticate(conn, &req, route, remote, &token) < 0)
+	if ((route->flags & API_AUTH) && api_authenticate(conn, &req, route,
+	    method, remote, &token, &session) < 0)
 		goto out;
 	if (route->fields != NULL) {
 		if (api_body_parse(conn, &req, route, c) < 0)
@@ -455,11 +679,11 @@ out:
 	    remote, log_clean(method, strlen(method), clean),
 	    log_clean(url, strlen(url), cpath), req.status,
 	    req.code != NULL ? " code=" : "", req.code != NULL ? req.code : "");
-	mret = api_respond(conn, &req, hname, hvalue);
-	if (req.body != NULL)
-		json_decref(req.body);
-	if (req.out != NULL)
-		json_decref(req.out);
+	if (req.delay_ms > 0)
+		mret = api_respond_later(srv, conn, c, &req);
+	else
+		mret = api_respond(conn, &req, hname, hvalue);
+	api_req_clear(&req);
 	return mret;
 }
 
@@ -473,6 +697,15 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 	const char *cl;
 	uint64_t declared;
 
+	if (c != NULL && c->resp != NULL) {
+		/* Resumed after a delay: the answer is ready. */
+		enum MHD_Result ret = MHD_queue_response(conn, c->resp_status,
+		    c->resp);
+
+		MHD_destroy_response(c->resp);
+		c->resp = NULL;
+		return ret;
+	}
 	if (c == NULL) {
 		c = xcalloc(1, sizeof(*c));
 		*con_cls = c;
@@ -519,6 +752,8 @@ api_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (c == NULL)
 		return;
+	if (c->resp != NULL)
+		MHD_destroy_response(c->resp);
 	free(c->body);
 	free(c);
 	*con_cls = NULL;
@@ -548,8 +783,24 @@ api_start(struct api_server *srv, char **error_r)
 	if (srv == NULL)
 		return 0;
 	srv->ctx.started = time(NULL);
+	if (!srv->delayer_running) {
+		pthread_condattr_t ca;
+
+		pthread_mutex_init(&srv->lock, NULL);
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&srv->cond, &ca);
+		pthread_condattr_destroy(&ca);
+		if (pthread_create(&srv->delayer, NULL, api_delayer_main,
+		    srv) != 0) {
+			*error_r = xasprintf("https: cannot start a thread");
+			return -1;
+		}
+		srv->delayer_running = true;
+	}
 	srv->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_TLS | MHD_USE_ERROR_LOG, 0, NULL, NULL, api_access, srv,
+	    MHD_USE_TLS | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
+	    NULL, NULL, api_access, srv,
 	    MHD_OPTION_LISTEN_SOCKET, srv->fd,
 	    MHD_OPTION_HTTPS_MEM_KEY, srv->key,
 	    MHD_OPTION_HTTPS_MEM_CERT, srv->cert,
@@ -579,6 +830,16 @@ api_stop(struct api_server **srvp)
 
 	if (srv == NULL)
 		return;
+	if (srv->delayer_running) {
+		/* Suspended connections are resumed before the stop. */
+		pthread_mutex_lock(&srv->lock);
+		srv->stopping = true;
+		pthread_cond_signal(&srv->cond);
+		pthread_mutex_unlock(&srv->lock);
+		pthread_join(srv->delayer, NULL);
+		pthread_mutex_destroy(&srv->lock);
+		pthread_cond_destroy(&srv->cond);
+	}
 	if (srv->mhd != NULL)
 		MHD_stop_daemon(srv->mhd);
 	if (srv->fd >= 0)

@@ -26,6 +26,18 @@ delivery_dkim_key_path(const char *data_dir, const char *domain, char *out,
 	    -1 : 0;
 }
 
+/* Nor the queue: where a spooled message lives. */
+int queue_spool_path(const char *data_dir, const char *id, char *out,
+    size_t outsize);
+
+int
+queue_spool_path(const char *data_dir, const char *id, char *out,
+    size_t outsize)
+{
+	return str_printf(out, outsize, "%s/queue/%s", data_dir, id) < 0 ?
+	    -1 : 0;
+}
+
 static struct config cfg;
 static struct api_ctx ctx = { &cfg, 0 };
 static struct db *db;

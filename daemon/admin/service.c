@@ -227,8 +227,10 @@ service_mailbox_archive(const struct config *cfg, const char *address,
 		return;
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	if (str_printf(dir, sizeof(dir), "%s/deleted/%s", cfg->data_dir,
-	    at + 1) < 0 || maildir_create(dir) < 0)
+	if (str_printf(dir, sizeof(dir), "%s/deleted", cfg->data_dir) < 0 ||
+	    (mkdir(dir, 0700) < 0 && errno != EEXIST) ||
+	    str_printf(dir, sizeof(dir), "%s/deleted/%s", cfg->data_dir,
+	    at + 1) < 0 || (mkdir(dir, 0700) < 0 && errno != EEXIST))
 		goto fail;
 	for (n = 1; n < 100; n++) {
 		if ((n == 1 ? str_printf(to, tosize, "%s/%s-%s", dir,

@@ -293,6 +293,7 @@ serve_main(int argc, char **argv)
 		api_stop(&api);
 		return EXIT_FAIL;
 	}
+	net_on_reload(net, api_reload, api);
 	queue_start(&cfg);
 	log_info("event=started version=%s hostname=%s data_dir=%s",
 	    FACTEUR_VERSION, cfg.hostname, cfg.data_dir);

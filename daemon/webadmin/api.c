@@ -45,11 +45,19 @@ struct api_delayed {
 	struct api_delayed *next;
 };
 
+/* A server replaced at a reload, quiesced, stopped later. */
+struct api_retired {
+	struct MHD_Daemon *mhd;
+	char *cert, *key;
+	size_t keylen;
+};
+
 struct api_server {
 	struct MHD_Daemon *mhd;
 	int fd;
 	char *cert, *key;
 	size_t keylen;
+	struct api_retired retired;	/* mhd NULL when none */
 	unsigned per_ip;
 	struct api_ctx ctx;
 	/* The delayer: resumes suspended connections when due. */
@@ -777,6 +785,26 @@ api_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("event=https_error error=\"%s\"", msg);
 }
 
+static struct MHD_Daemon *
+api_mhd_start(struct api_server *srv, int fd, const char *cert,
+    const char *key)
+{
+	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_TLS | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
+	    NULL, NULL, api_access, srv,
+	    MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_HTTPS_MEM_KEY, key,
+	    MHD_OPTION_HTTPS_MEM_CERT, cert,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)API_THREADS,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_CONNECTIONS,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->per_ip,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_TIMEOUT,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY,
+	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,
+	    MHD_OPTION_END);
+}
+
 int
 api_start(struct api_server *srv, char **error_r)
 {
@@ -798,20 +826,7 @@ api_start(struct api_server *srv, char **error_r)
 		}
 		srv->delayer_running = true;
 	}
-	srv->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_TLS | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
-	    NULL, NULL, api_access, srv,
-	    MHD_OPTION_LISTEN_SOCKET, srv->fd,
-	    MHD_OPTION_HTTPS_MEM_KEY, srv->key,
-	    MHD_OPTION_HTTPS_MEM_CERT, srv->cert,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)API_THREADS,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_CONNECTIONS,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->per_ip,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_TIMEOUT,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY,
-	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, srv,
-	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,
-	    MHD_OPTION_END);
+	srv->mhd = api_mhd_start(srv, srv->fd, srv->cert, srv->key);
 	if (srv->mhd == NULL) {
 		*error_r = xasprintf("https: cannot start the HTTPS server "
 		    "(certificate or key refused?)");
@@ -821,6 +836,90 @@ api_start(struct api_server *srv, char **error_r)
 	log_info("event=https_started port=%u",
 	    config_listen_port(srv->ctx.cfg, SVC_HTTPS));
 	return 0;
+}
+
+static void
+api_secret_free(char *key, size_t keylen, char *cert)
+{
+	if (key != NULL) {
+		mem_wipe(key, keylen);
+		free(key);
+	}
+	free(cert);
+}
+
+static void
+api_retired_stop(struct api_server *srv)
+{
+	struct api_retired *r = &srv->retired;
+
+	if (r->mhd == NULL)
+		return;
+	/* No suspended connection may outlive its server: answer the
+	 * delayed ones now. */
+	if (srv->delayer_running) {
+		struct api_delayed *d;
+
+		pthread_mutex_lock(&srv->lock);
+		while ((d = srv->delayed) != NULL) {
+			srv->delayed = d->next;
+			MHD_resume_connection(d->conn);
+			free(d);
+		}
+		pthread_mutex_unlock(&srv->lock);
+	}
+	MHD_stop_daemon(r->mhd);
+	api_secret_free(r->key, r->keylen, r->cert);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+api_reload(void *arg)
+{
+	struct api_server *srv = arg;
+	const struct config *cfg;
+	struct MHD_Daemon *mhd;
+	char *cert = NULL, *key = NULL, *error = NULL;
+	size_t certlen, keylen = 0;
+	MHD_socket old;
+	int fd;
+
+	if (srv == NULL || srv->mhd == NULL)
+		return;
+	cfg = srv->ctx.cfg;
+	if ((cert = api_file_read(cfg->tls_cert, &certlen, &error)) == NULL ||
+	    (key = api_file_read(cfg->tls_key, &keylen, &error)) == NULL) {
+		log_error("event=https_reload result=failed error=\"%s\"",
+		    error);
+		free(error);
+		api_secret_free(key, keylen, cert);
+		return;
+	}
+	/* The new server shares the listening socket; the old one is
+	 * quiesced only once the new one runs. */
+	if ((fd = fcntl(MHD_get_daemon_info(srv->mhd,
+	    MHD_DAEMON_INFO_LISTEN_FD)->listen_fd, F_DUPFD_CLOEXEC, 0)) < 0 ||
+	    (mhd = api_mhd_start(srv, fd, cert, key)) == NULL) {
+		log_error("event=https_reload result=failed error=\"%s\"",
+		    fd < 0 ? strerror(errno) : "certificate or key refused");
+		if (fd >= 0)
+			close(fd);
+		api_secret_free(key, keylen, cert);
+		return;
+	}
+	api_retired_stop(srv);
+	old = MHD_quiesce_daemon(srv->mhd);
+	if (old != MHD_INVALID_SOCKET)
+		close(old);
+	srv->retired.mhd = srv->mhd;
+	srv->retired.cert = srv->cert;
+	srv->retired.key = srv->key;
+	srv->retired.keylen = srv->keylen;
+	srv->mhd = mhd;
+	srv->cert = cert;
+	srv->key = key;
+	srv->keylen = keylen;
+	log_info("event=https_reload result=ok");
 }
 
 void
@@ -842,13 +941,10 @@ api_stop(struct api_server **srvp)
 	}
 	if (srv->mhd != NULL)
 		MHD_stop_daemon(srv->mhd);
+	api_retired_stop(srv);
 	if (srv->fd >= 0)
 		close(srv->fd);
-	if (srv->key != NULL) {
-		mem_wipe(srv->key, srv->keylen);
-		free(srv->key);
-	}
-	free(srv->cert);
+	api_secret_free(srv->key, srv->keylen, srv->cert);
 	free(srv);
 	*srvp = NULL;
 }

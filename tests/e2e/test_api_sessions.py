@@ -294,3 +294,49 @@ def test_allow_list(facteur_factory):
                     headers={"Authorization": "Bearer " + secret})
     out = fx2.cli_ok("serve", "--check-config").stdout
     assert "admin_networks = 10.0.0.0/8, 127.0.0.1/32, ::1/128" in out
+
+
+def _api_cert(fx):
+    import socket
+    with socket.create_connection(("127.0.0.1", fx.api_port),
+                                  timeout=10) as s:
+        with client_tls_context().wrap_socket(s) as t:
+            return t.getpeercert(binary_form=True)
+
+
+def test_https_certificate_reload(facteur_factory):
+    import signal
+    import subprocess
+    fx = facteur_factory()
+    r = fx.cli_ok("token", "create", "t")
+    secret = re.search(r"secret: (\S+)", r.stdout).group(1)
+    auth = {"Authorization": "Bearer " + secret}
+    before = _api_cert(fx)
+    # A kept-alive connection made before the reload.
+    old = http.client.HTTPSConnection("127.0.0.1", fx.api_port,
+                                      context=client_tls_context(),
+                                      timeout=30)
+    old.request("GET", "/api/v1/status", headers=auth)
+    assert old.getresponse().read()
+    tls = fx.data_dir / "tls"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-days", "2", "-subj", "/CN=renewed.example",
+                    "-keyout", str(tls / "key.pem"),
+                    "-out", str(tls / "cert.pem")],
+                   check=True, capture_output=True, timeout=60)
+    fx.proc.send_signal(signal.SIGHUP)
+    fx.wait_log(r"event=https_reload result=ok")
+    after = _api_cert(fx)
+    assert after != before
+    doc = Browser(fx).ok("GET", "/api/v1/status", headers=auth)
+    assert "renewed.example" in doc["certificate"]["subject"]
+    # The old connection finishes its business.
+    old.request("GET", "/api/v1/status", headers=auth)
+    assert old.getresponse().status == 200
+    old.close()
+    # A broken pair keeps the running certificate.
+    (tls / "key.pem").write_text("not a key\n")
+    fx.proc.send_signal(signal.SIGHUP)
+    fx.wait_log(r"event=https_reload result=failed")
+    assert _api_cert(fx) == after
+    Browser(fx).ok("GET", "/api/v1/status", headers=auth)

@@ -45,7 +45,7 @@ static const char serve_usage[] =
 "  --check-config    validate, print the effective configuration, exit\n"
 "\n"
 "Signals: SIGTERM/SIGINT stop gracefully (deliveries in flight finish),\n"
-"SIGHUP reloads the TLS certificate and key (HTTPS: at restart).\n";
+"SIGHUP reloads the TLS certificate and key (mail and HTTPS listeners).\n";
 
 /* Resolves the certificate paths; makes a self-signed pair if needed. */
 static int

@@ -226,7 +226,8 @@ struct config_parse {
 	char *line;		/* getline buffer */
 	size_t linecap;
 	int lineno;		/* physical line last handed to libinih */
-	unsigned nets_seen;	/* bit per network key met in this file */
+	/* Network keys met in this file, by index in config_keys. */
+	bool nets_seen[ARRAY_SIZE(config_keys)];
 	char *error;		/* first error, "PATH:LINE: ..." */
 	int error_line;
 	int read_errno;		/* getline failed with this */
@@ -753,10 +754,10 @@ config_parse_handler(void *user, const char *section, const char *name,
 		return 0;
 	}
 	if (key->type == CONFIG_T_NETS) {
-		unsigned bit = 1u << (unsigned)(key - config_keys);
+		size_t i = (size_t)(key - config_keys);
 
-		append = (p->nets_seen & bit) != 0;
-		p->nets_seen |= bit;
+		append = p->nets_seen[i];
+		p->nets_seen[i] = true;
 	}
 	if (config_value_set(key, base, value, append, reason,
 	    sizeof(reason)) < 0) {

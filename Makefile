@@ -48,8 +48,9 @@ DNS_SRC := daemon/dns/dns.c
 POP3_SRC := daemon/pop3/pop3_parser.c daemon/pop3/pop3_server.c
 IMAP_SRC := daemon/imap/imap_parser.c daemon/imap/imap_server.c \
 	daemon/imap/imap_fetch.c daemon/imap/imap_search.c
-WEBADMIN_SRC := daemon/admin/service.c daemon/webadmin/routes.c \
-	daemon/webadmin/api.c
+WEBADMIN_SRC := daemon/admin/service.c daemon/admin/dnsrecords.c \
+	daemon/webadmin/routes.c daemon/webadmin/api.c daemon/webadmin/web.c \
+	daemon/webadmin/autoconfig.c daemon/webadmin/assets.c
 MAIN_SRC := daemon/main.c daemon/cli.c daemon/serve.c
 GEN_SRC := $(B)/gen/migrations.c
 
@@ -89,7 +90,9 @@ UNIT_smtp_client := daemon/smtp/client.c daemon/lib/base64.c daemon/lib/util.c
 UNIT_dkim := daemon/smtp/dkim.c daemon/lib/base64.c daemon/lib/buf.c \
 	daemon/lib/util.c
 UNIT_routes := daemon/webadmin/routes.c daemon/admin/service.c \
+	daemon/admin/dnsrecords.c daemon/auth/auth.c \
 	daemon/db/db.c daemon/auth/password.c daemon/store/maildir.c \
+	daemon/store/mailbox.c daemon/db/mailindex.c daemon/lib/mutf7.c \
 	daemon/smtp/dkim.c daemon/lib/config.c daemon/lib/addr.c \
 	daemon/lib/punycode.c daemon/lib/base64.c daemon/lib/buf.c \
 	daemon/lib/log.c daemon/lib/util.c $(B)/gen/migrations.c

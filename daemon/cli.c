@@ -50,11 +50,15 @@ static const char mailbox_usage[] =
 "       facteur mailbox enable|disable ADDRESS\n"
 "       facteur mailbox limits ADDRESS [--messages-per-hour N|default]\n"
 "                              [--recipients-per-day N|default]\n"
+"       facteur mailbox purge [--older-than DAYS]\n"
 "\n"
 "Mailboxes. Without --password-stdin, 'add' generates a strong password\n"
 "and prints it once. --password-stdin reads one line from standard input\n"
-"(at least 8 characters). SIZE takes K, M, G suffixes; 0 is unlimited.\n"
-"'remove' moves the mail to DATA_DIR/deleted/ (nothing is erased).\n"
+"(at least 8 characters). SIZE takes K, M, G suffixes; 0 is unlimited;\n"
+"without --quota, the domain's default quota applies.\n"
+"'remove' moves the mail to DATA_DIR/deleted/DOMAIN/LOCAL-TIMESTAMP\n"
+"(nothing is erased); 'purge' erases what was moved there at least DAYS\n"
+"days ago (default 30; 0: all).\n"
 "Mail for a disabled mailbox is refused (550) and it cannot log in.\n"
 "'limits' sets what the mailbox may send by submission (0: no limit,\n"
 "'default': the configuration's send_limit_* values) and prints them.\n"
@@ -64,11 +68,12 @@ static const char alias_usage[] =
 "Usage: facteur alias add SOURCE DEST[,DEST...]\n"
 "       facteur alias list [DOMAIN]\n"
 "       facteur alias remove SOURCE\n"
+"       facteur alias set SOURCE DEST[,DEST...]\n"
 "\n"
 "Aliases deliver mail for SOURCE to one or more destinations, local\n"
 "mailboxes or external addresses. SOURCE '@example.com' is the domain's\n"
 "catch-all: it receives mail for every address of the domain that has no\n"
-"mailbox or alias of its own.\n"
+"mailbox or alias of its own. 'set' replaces an alias's destinations.\n"
 "Common options: --config FILE, --data-dir DIR.\n";
 
 static const char queue_usage[] =
@@ -304,6 +309,12 @@ cli_mailbox_print(const struct db_mailbox *m, void *ctx)
 	return 0;
 }
 
+static void
+cli_purge_print(const char *path, void *ctx)
+{
+	printf("erased %s\n", path);
+}
+
 /* Reads one line from stdin into out; the trailing newline is dropped. */
 static int
 cli_password_read(char *out, size_t outsize)
@@ -369,7 +380,7 @@ cli_mailbox_main(int argc, char **argv)
 	struct service_error err = { 0 };
 	const char *error = NULL, *sub, *target = NULL;
 	bool from_stdin = false, generated = false;
-	uint64_t quota = 0;
+	uint64_t quota = DB_QUOTA_DEFAULT, days = 30;
 	long long lim_hour = -2, lim_day = -2;	/* -2: not given */
 	int ret;
 
@@ -388,6 +399,15 @@ cli_mailbox_main(int argc, char **argv)
 			if (str_to_size(argv[++i], &quota) < 0) {
 				fprintf(stderr, "facteur: --quota: expected a "
 				    "size such as 500M or 2G\n");
+				return cli_close(&cli, EXIT_USAGE);
+			}
+		} else if (strcmp(argv[i], "--older-than") == 0 &&
+		    i + 1 < argc) {
+			i++;
+			if (str_to_u64(argv[i], strlen(argv[i]), 36500,
+			    &days) < 0) {
+				fprintf(stderr, "facteur: --older-than: "
+				    "expected a number of days\n");
 				return cli_close(&cli, EXIT_USAGE);
 			}
 		} else if ((strcmp(argv[i], "--messages-per-hour") == 0 ||
@@ -430,6 +450,17 @@ cli_mailbox_main(int argc, char **argv)
 		    cli_mailbox_print, NULL, &error);
 		return cli_close(&cli, ret == DB_OK ? 0 :
 		    cli_fail("mailbox", "list", ret, error));
+	}
+	if (strcmp(sub, "purge") == 0 && target == NULL) {
+		unsigned n;
+
+		ret = service_deleted_purge(&cli.cfg, (int64_t)days * 86400,
+		    cli_purge_print, NULL, &n, &err);
+		if (ret != DB_OK)
+			return cli_close(&cli, cli_fail("mailbox", "purge", ret,
+			    err.detail));
+		printf("purged %u\n", n);
+		return cli_close(&cli, 0);
 	}
 	if (target == NULL || (strcmp(sub, "add") != 0 &&
 	    strcmp(sub, "remove") != 0 && strcmp(sub, "passwd") != 0 &&
@@ -553,8 +584,8 @@ cli_alias_main(int argc, char **argv)
 		return cli_close(&cli, ret == DB_OK ? 0 :
 		    cli_fail("alias", "list", ret, error));
 	}
-	if (!((strcmp(sub, "add") == 0 && argc == 4) ||
-	    (strcmp(sub, "remove") == 0 && argc == 3))) {
+	if (!(((strcmp(sub, "add") == 0 || strcmp(sub, "set") == 0) &&
+	    argc == 4) || (strcmp(sub, "remove") == 0 && argc == 3))) {
 		fputs(alias_usage, stderr);
 		return cli_close(&cli, EXIT_USAGE);
 	}
@@ -594,13 +625,19 @@ cli_alias_main(int argc, char **argv)
 	{
 		struct service_error err = { 0 };
 
-		ret = service_alias_add(cli.db, source, dptr, ndest, &err);
+		if (strcmp(sub, "set") == 0)
+			ret = service_alias_update(cli.db, source, dptr, ndest,
+			    &err);
+		else
+			ret = service_alias_add(cli.db, source, dptr, ndest,
+			    &err);
 		error = err.detail;
 	}
 	free(dest);
 	if (ret != DB_OK)
 		return cli_close(&cli, cli_fail(sub, source, ret, error));
-	printf("added %s\n", source);
+	printf("%s %s\n", strcmp(sub, "set") == 0 ? "updated" : "added",
+	    source);
 	return cli_close(&cli, 0);
 }
 
@@ -625,27 +662,12 @@ cli_queue_print(const struct db_queue_entry *e, void *ctx)
 	return 0;
 }
 
-static bool
-cli_queue_id_valid(const char *id)
-{
-	size_t len = strlen(id);
-
-	if (len == 0 || len >= DB_QUEUE_ID_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (!((id[i] >= '0' && id[i] <= '9') ||
-		    (id[i] >= 'a' && id[i] <= 'f')))
-			return false;
-	}
-	return true;
-}
-
 int
 cli_queue_main(int argc, char **argv)
 {
 	struct cli cli;
-	const char *error = NULL, *sub, *id;
-	char path[4096];
+	struct service_error err = { 0 };
+	const char *sub, *id;
 	unsigned n = 0;
 	int ret;
 
@@ -658,11 +680,11 @@ cli_queue_main(int argc, char **argv)
 	argc = cli.argc;
 	sub = argc > 1 ? argv[1] : "";
 	if (strcmp(sub, "list") == 0 && argc == 2) {
-		ret = db_queue_scan(cli.db, NULL, LLONG_MAX, UINT_MAX,
-		    cli_queue_print, &n, &error);
+		ret = service_queue_list(cli.db, NULL, cli_queue_print, &n,
+		    &err);
 		if (ret != DB_OK)
 			return cli_close(&cli, cli_fail("queue", "list", ret,
-			    error));
+			    err.detail));
 		if (n == 0)
 			printf("the queue is empty\n");
 		return cli_close(&cli, 0);
@@ -673,32 +695,23 @@ cli_queue_main(int argc, char **argv)
 		return cli_close(&cli, EXIT_USAGE);
 	}
 	id = argv[2];
-	if (!cli_queue_id_valid(id)) {
+	if (!service_queue_id_valid(id)) {
 		fprintf(stderr, "facteur: %s: invalid queue id '%s'\n", sub, id);
 		return cli_close(&cli, EXIT_USAGE);
 	}
 	if (strcmp(sub, "show") == 0) {
-		ret = db_queue_scan(cli.db, id, 0, 0, cli_queue_print, &n,
-		    &error);
-		if (ret == DB_OK && n == 0) {
-			error = "no such message in the queue";
-			ret = DB_NOT_FOUND;
-		}
+		ret = service_queue_list(cli.db, id, cli_queue_print, &n, &err);
 	} else if (strcmp(sub, "retry") == 0) {
-		ret = db_queue_retry(cli.db, id, &error);
+		ret = service_queue_retry(cli.db, id, &err);
 		if (ret == DB_OK)
 			printf("%s will be tried again now\n", id);
 	} else {
-		ret = db_queue_delete(cli.db, id, &error);
-		if (ret == DB_OK) {
-			if (queue_spool_path(cli.cfg.data_dir, id, path,
-			    sizeof(path)) == 0)
-				unlink(path);
+		ret = service_queue_delete(cli.db, &cli.cfg, id, &err);
+		if (ret == DB_OK)
 			printf("deleted %s\n", id);
-		}
 	}
 	if (ret != DB_OK)
-		return cli_close(&cli, cli_fail(sub, id, ret, error));
+		return cli_close(&cli, cli_fail(sub, id, ret, err.detail));
 	return cli_close(&cli, 0);
 }
 
@@ -834,7 +847,8 @@ static const char admin_usage[] =
 "Administrators of the web panel (names: letters, digits, '-', '_',\n"
 "'.'). Without --password-stdin, 'add' generates a strong password and\n"
 "prints it once. --password-stdin reads one line from standard input\n"
-"(at least 8 characters). On its first start, 'facteur serve' creates\n"
+"(at least 8 characters). 'remove' refuses to remove the last admin.\n"
+"On its first start, 'facteur serve' creates\n"
 "the admin 'admin' when there is none and writes its password to\n"
 "DATA_DIR/initial-admin-password (mode 0600).\n"
 "Common options: --config FILE, --data-dir DIR.\n";
@@ -981,9 +995,6 @@ cli_reindex_main(int argc, char **argv)
 		    m.address);
 		return cli_close(&cli, EXIT_FAIL);
 	}
-	/* The files must stay the service user's. */
-	if (app_drop_privileges(&cli.cfg) < 0)
-		return cli_close(&cli, EXIT_FAIL);
 	if ((mb = store_mailbox_open(maildir, &error)) == NULL ||
 	    store_reindex(mb, &error) != STORE_OK ||
 	    store_folder_list(mb, &folders, &n, &error) != STORE_OK) {

@@ -46,7 +46,7 @@ static const char serve_usage[] =
 "  --check-config    validate, print the effective configuration, exit\n"
 "\n"
 "Signals: SIGTERM/SIGINT stop gracefully (deliveries in flight finish),\n"
-"SIGHUP reloads the TLS certificate and key (HTTPS: at restart).\n";
+"SIGHUP reloads the TLS certificate and key (mail and HTTPS listeners).\n";
 
 /* Resolves the certificate paths; makes a self-signed pair if needed. */
 static int
@@ -231,6 +231,7 @@ serve_main(int argc, char **argv)
 	if (password_init() < 0)
 		fatal("cannot initialize libsodium");
 	auth_init();
+	auth_set_max_failures(cfg.auth_max_failures);
 	if (app_data_dir_prepare(&cfg, false) < 0 ||
 	    serve_tls_prepare(&cfg) < 0)
 		return EXIT_FAIL;
@@ -300,6 +301,7 @@ serve_main(int argc, char **argv)
 		api_stop(&api);
 		return EXIT_FAIL;
 	}
+	net_on_reload(net, api_reload, api);
 	queue_start(&cfg);
 	log_info("event=started version=%s hostname=%s data_dir=%s",
 	    FACTEUR_VERSION, cfg.hostname, cfg.data_dir);

@@ -10,8 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <ftw.h>
+#include <limits.h>
+
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "admin/service.h"
 #include "auth/password.h"
@@ -20,7 +26,13 @@
 #include "lib/util.h"
 #include "smtp/delivery.h"
 #include "smtp/dkim.h"
+#include "smtp/queue.h"
+#include "store/mailbox.h"
 #include "store/maildir.h"
+
+static int service_alias_dests(const char *const *raw_dest, unsigned ndest,
+    char (*dest)[ADDR_MAX + 1], const char **dptr,
+    struct service_error *err);
 
 static int
 service_fail(struct service_error *err, int status, const char *field,
@@ -160,6 +172,21 @@ service_hash_make(const char *password, const char *hash,
 	return h;
 }
 
+/* The default IMAP folders (Drafts, Sent, Trash, Junk, Archive) and the
+ * index of a new mailbox; a failure is logged, the mailbox stays (the
+ * first IMAP login makes them then). */
+static void
+service_mailbox_folders(const char *dir, const char *address)
+{
+	const char *error = NULL;
+	struct store_mailbox *mb = store_mailbox_open(dir, &error);
+
+	if (mb == NULL || store_create_defaults(mb, &error) != STORE_OK)
+		log_warn("event=folders_create_failed address=%s "
+		    "error=\"%s\"", address, error != NULL ? error : "?");
+	store_mailbox_close(&mb);
+}
+
 int
 service_mailbox_add(struct db *db, const struct config *cfg,
     const char *raw, const char *password, const char *hash,
@@ -178,9 +205,12 @@ service_mailbox_add(struct db *db, const struct config *cfg,
 	if (ret != DB_OK)
 		return ret;
 	if (maildir_path(cfg->data_dir, address_r, dir, sizeof(dir)) < 0 ||
-	    maildir_create(dir) < 0)
+	    maildir_create(dir) < 0) {
 		log_warn("event=maildir_create_failed address=%s error=\"%s\"",
 		    address_r, strerror(errno));
+		return DB_OK;
+	}
+	service_mailbox_folders(dir, address_r);
 	return DB_OK;
 }
 
@@ -199,27 +229,161 @@ service_mailbox_set_password(struct db *db, const char *address,
 }
 
 /* Moves a removed mailbox's Maildir to data_dir/deleted/DOMAIN/ with a
- * time stamp, so it can be recovered. */
+ * UTC time stamp, so it can be recovered (and purged later). */
 static void
 service_mailbox_archive(const struct config *cfg, const char *address,
     char *to, size_t tosize)
 {
-	char from[4096], dir[4096];
+	char from[4096], dir[4096], stamp[32];
 	const char *at = strrchr(address, '@');
+	time_t now = time(NULL);
+	struct tm tm;
+	int n;
 
 	to[0] = '\0';
 	if (maildir_path(cfg->data_dir, address, from, sizeof(from)) < 0 ||
 	    access(from, F_OK) < 0)
 		return;
-	if (str_printf(dir, sizeof(dir), "%s/deleted/%s", cfg->data_dir,
-	    at + 1) < 0 ||
-	    str_printf(to, tosize, "%s/%s.%lld", dir,
-	    strrchr(from, '/') + 1, (long long)time(NULL)) < 0 ||
-	    maildir_create(dir) < 0 || rename(from, to) < 0) {
-		log_warn("event=archive_failed address=%s dir=%s "
-		    "error=\"%s\"", address, from, strerror(errno));
-		to[0] = '\0';
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	if (str_printf(dir, sizeof(dir), "%s/deleted", cfg->data_dir) < 0 ||
+	    (mkdir(dir, 0700) < 0 && errno != EEXIST) ||
+	    str_printf(dir, sizeof(dir), "%s/deleted/%s", cfg->data_dir,
+	    at + 1) < 0 || (mkdir(dir, 0700) < 0 && errno != EEXIST))
+		goto fail;
+	for (n = 1; n < 100; n++) {
+		if ((n == 1 ? str_printf(to, tosize, "%s/%s-%s", dir,
+		    strrchr(from, '/') + 1, stamp) : str_printf(to, tosize,
+		    "%s/%s-%s.%d", dir, strrchr(from, '/') + 1, stamp, n)) < 0)
+			goto fail;
+		/* rename() would replace an empty directory: check first. */
+		if (access(to, F_OK) < 0 && errno == ENOENT)
+			break;
 	}
+	if (n == 100 || rename(from, to) < 0)
+		goto fail;
+	return;
+fail:
+	log_warn("event=archive_failed address=%s dir=%s error=\"%s\"",
+	    address, from, strerror(errno));
+	to[0] = '\0';
+}
+
+/* When a name under deleted/ was removed: "LOCAL-YYYYMMDDTHHMMSSZ[.N]",
+ * or the older "LOCAL.UNIXTIME". -1 when it has no stamp. */
+static int64_t
+service_deleted_time(const char *name)
+{
+	const char *dash = NULL, *dot = strrchr(name, '.');
+	struct tm tm;
+	uint64_t v;
+
+	for (const char *p = name; *p != '\0'; p++) {
+		if (*p == '-' && strlen(p) >= 17 && p[9] == 'T' && p[16] == 'Z')
+			dash = p;
+	}
+	if (dash != NULL) {
+		memset(&tm, 0, sizeof(tm));
+		if (strptime(dash + 1, "%Y%m%dT%H%M%SZ", &tm) != NULL)
+			return (int64_t)timegm(&tm);
+	}
+	if (dot != NULL && str_to_u64(dot + 1, strlen(dot + 1), INT64_MAX,
+	    &v) == 0)
+		return (int64_t)v;
+	return -1;
+}
+
+static int
+service_rm_entry(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	if (flag == FTW_DP)
+		return rmdir(path) < 0 ? -1 : 0;
+	return unlink(path) < 0 ? -1 : 0;
+}
+
+int
+service_deleted_purge(const struct config *cfg, int64_t older_than,
+    void (*cb)(const char *path, void *ctx), void *ctx, unsigned *count_r,
+    struct service_error *err)
+{
+	char root[4096], dpath[4096], path[4096];
+	int64_t now = (int64_t)time(NULL), when;
+	struct dirent *de, *be;
+	DIR *d, *b;
+
+	*count_r = 0;
+	if (str_printf(root, sizeof(root), "%s/deleted", cfg->data_dir) < 0)
+		return service_fail(err, DB_ERROR, NULL, "path too long");
+	if ((d = opendir(root)) == NULL)
+		return errno == ENOENT ? DB_OK : service_fail(err, DB_ERROR,
+		    NULL, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || str_printf(dpath, sizeof(dpath),
+		    "%s/%s", root, de->d_name) < 0 ||
+		    (b = opendir(dpath)) == NULL)
+			continue;
+		while ((be = readdir(b)) != NULL) {
+			if (be->d_name[0] == '.' ||
+			    (when = service_deleted_time(be->d_name)) < 0 ||
+			    now - when < older_than ||
+			    str_printf(path, sizeof(path), "%s/%s", dpath,
+			    be->d_name) < 0)
+				continue;
+			if (nftw(path, service_rm_entry, 16,
+			    FTW_DEPTH | FTW_PHYS) < 0) {
+				log_warn("event=purge_failed path=%s "
+				    "error=\"%s\"", path, strerror(errno));
+				continue;
+			}
+			log_info("event=purged path=%s", path);
+			(*count_r)++;
+			if (cb != NULL)
+				cb(path, ctx);
+		}
+		closedir(b);
+		rmdir(dpath);	/* when empty */
+	}
+	closedir(d);
+	return DB_OK;
+}
+
+uint64_t
+service_mailbox_usage(const struct config *cfg, const char *address)
+{
+	char dir[4096];
+	uint64_t bytes = 0;
+
+	if (maildir_path(cfg->data_dir, address, dir, sizeof(dir)) < 0 ||
+	    access(dir, F_OK) < 0 || maildir_usage(dir, &bytes) < 0)
+		return 0;
+	return bytes;
+}
+
+struct service_usage {
+	const struct config *cfg;
+	uint64_t bytes;
+};
+
+static int
+service_usage_add(const struct db_mailbox *m, void *ctx)
+{
+	struct service_usage *u = ctx;
+
+	u->bytes += service_mailbox_usage(u->cfg, m->address);
+	return 0;
+}
+
+int
+service_domain_usage(struct db *db, const struct config *cfg,
+    const char *domain, uint64_t *bytes_r, struct service_error *err)
+{
+	struct service_usage u = { cfg, 0 };
+	int ret;
+
+	ret = db_mailbox_list(db, domain, service_usage_add, &u, &err->detail);
+	*bytes_r = u.bytes;
+	return ret;
 }
 
 int
@@ -252,19 +416,50 @@ service_alias_add(struct db *db, const char *raw_source,
 	if ((ret = service_address_normalize(raw_source, true, source,
 	    sizeof(source), "source", err)) != DB_OK)
 		return ret;
+	dest = xcalloc(DB_ALIAS_MAX_DEST, sizeof(*dest));
+	if ((ret = service_alias_dests(raw_dest, ndest, dest, dptr,
+	    err)) == DB_OK)
+		ret = db_alias_add(db, source, dptr, ndest, &err->detail);
+	free(dest);
+	return ret;
+}
+
+/* Normalizes destinations into dest (ndest entries); DB_OK or
+ * DB_INVALID with err set. */
+static int
+service_alias_dests(const char *const *raw_dest, unsigned ndest,
+    char (*dest)[ADDR_MAX + 1], const char **dptr, struct service_error *err)
+{
+	int ret;
+
 	if (ndest == 0 || ndest > DB_ALIAS_MAX_DEST)
 		return service_fail(err, DB_INVALID, "destinations",
 		    "an alias needs 1 to 64 destinations");
-	dest = xcalloc(ndest, sizeof(*dest));
 	for (unsigned i = 0; i < ndest; i++) {
 		if ((ret = service_address_normalize(raw_dest[i], false,
-		    dest[i], sizeof(dest[i]), "destinations", err)) != DB_OK) {
-			free(dest);
+		    dest[i], sizeof(dest[i]), "destinations", err)) != DB_OK)
 			return ret;
-		}
 		dptr[i] = dest[i];
 	}
-	ret = db_alias_add(db, source, dptr, ndest, &err->detail);
+	return DB_OK;
+}
+
+int
+service_alias_update(struct db *db, const char *raw_source,
+    const char *const *raw_dest, unsigned ndest, struct service_error *err)
+{
+	char source[ADDR_MAX + 1];
+	char (*dest)[ADDR_MAX + 1];
+	const char *dptr[DB_ALIAS_MAX_DEST];
+	int ret;
+
+	if ((ret = service_address_normalize(raw_source, true, source,
+	    sizeof(source), "source", err)) != DB_OK)
+		return ret;
+	dest = xcalloc(DB_ALIAS_MAX_DEST, sizeof(*dest));
+	if ((ret = service_alias_dests(raw_dest, ndest, dest, dptr,
+	    err)) == DB_OK)
+		ret = db_alias_set(db, source, dptr, ndest, &err->detail);
 	free(dest);
 	return ret;
 }
@@ -485,5 +680,228 @@ service_admin_initial(struct db *db, const struct config *cfg,
 		return ret;
 	}
 	*created_r = true;
+	return DB_OK;
+}
+
+/* ---- Outbound queue ---- */
+
+bool
+service_queue_id_valid(const char *id)
+{
+	size_t len = strlen(id);
+
+	if (len == 0 || len >= DB_QUEUE_ID_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+struct service_queue_count {
+	int (*cb)(const struct db_queue_entry *e, void *ctx);
+	void *ctx;
+	unsigned n;
+};
+
+static int
+service_queue_each(const struct db_queue_entry *e, void *ctx)
+{
+	struct service_queue_count *c = ctx;
+
+	c->n++;
+	return c->cb(e, c->ctx);
+}
+
+int
+service_queue_list(struct db *db, const char *id,
+    int (*cb)(const struct db_queue_entry *e, void *ctx), void *ctx,
+    struct service_error *err)
+{
+	struct service_queue_count c = { cb, ctx, 0 };
+	int ret;
+
+	if (id != NULL && !service_queue_id_valid(id))
+		return service_fail(err, DB_NOT_FOUND, NULL,
+		    "no such message in the queue");
+	ret = db_queue_scan(db, id, LLONG_MAX, UINT_MAX, service_queue_each,
+	    &c, &err->detail);
+	if (ret == DB_OK && id != NULL && c.n == 0)
+		return service_fail(err, DB_NOT_FOUND, NULL,
+		    "no such message in the queue");
+	return ret;
+}
+
+int
+service_queue_retry(struct db *db, const char *id, struct service_error *err)
+{
+	int ret;
+
+	if (!service_queue_id_valid(id))
+		return service_fail(err, DB_NOT_FOUND, NULL,
+		    "no such message in the queue");
+	ret = db_queue_retry(db, id, &err->detail);
+	if (ret == DB_OK)
+		db_audit_add(db, "queue.retry", id, NULL, NULL);
+	return ret;
+}
+
+int
+service_queue_delete(struct db *db, const struct config *cfg,
+    const char *id, struct service_error *err)
+{
+	char path[4096];
+	int ret;
+
+	if (!service_queue_id_valid(id))
+		return service_fail(err, DB_NOT_FOUND, NULL,
+		    "no such message in the queue");
+	ret = db_queue_delete(db, id, &err->detail);
+	if (ret != DB_OK)
+		return ret;
+	if (queue_spool_path(cfg->data_dir, id, path, sizeof(path)) == 0)
+		unlink(path);
+	db_audit_add(db, "queue.delete", id, NULL, NULL);
+	return DB_OK;
+}
+
+/* ---- Browser sessions ---- */
+
+static int
+service_random_hex(char *out, size_t outsize, size_t nbytes)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char raw[64];
+
+	if (nbytes > sizeof(raw) || outsize <= 2 * nbytes ||
+	    RAND_bytes(raw, (int)nbytes) != 1)
+		return -1;
+	for (size_t i = 0; i < nbytes; i++) {
+		out[2 * i] = digits[raw[i] >> 4];
+		out[2 * i + 1] = digits[raw[i] & 15];
+	}
+	out[2 * nbytes] = '\0';
+	mem_wipe(raw, sizeof(raw));
+	return 0;
+}
+
+int64_t
+service_session_end(const struct config *cfg, const struct db_session *s)
+{
+	int64_t idle = s->last_seen + (int64_t)cfg->session_idle_timeout;
+
+	return idle < s->expires ? idle : s->expires;
+}
+
+int
+service_session_create(struct db *db, const struct config *cfg,
+    const char *role, const char *user, const char *remote,
+    char *secret_r, char *csrf_r, struct db_session *s_r,
+    struct service_error *err)
+{
+	int64_t now = (int64_t)time(NULL);
+	char hex[65];
+	int ret;
+
+	/* Housekeeping: sessions that ended are removed at each sign-in. */
+	db_session_expire(db, now, now - (int64_t)cfg->session_idle_timeout,
+	    NULL);
+	if (service_random_hex(secret_r, SERVICE_SESSION_SECRET_LEN + 1,
+	    32) < 0 || service_random_hex(csrf_r, DB_SESSION_CSRF_LEN + 1,
+	    32) < 0 || service_token_hash(secret_r,
+	    SERVICE_SESSION_SECRET_LEN, hex) < 0)
+		return service_fail(err, DB_ERROR, NULL,
+		    "no random bytes for the session");
+	memset(s_r, 0, sizeof(*s_r));
+	str_lcpy(s_r->role, role, sizeof(s_r->role));
+	str_lcpy(s_r->user, user, sizeof(s_r->user));
+	str_lcpy(s_r->csrf, csrf_r, sizeof(s_r->csrf));
+	s_r->created = s_r->last_seen = now;
+	s_r->expires = now + (int64_t)cfg->session_lifetime;
+	ret = db_session_add(db, hex, role, user, csrf_r, remote, now,
+	    s_r->expires, &s_r->id, &err->detail);
+	if (ret != DB_OK)
+		mem_wipe(secret_r, SERVICE_SESSION_SECRET_LEN + 1);
+	return ret;
+}
+
+int
+service_session_lookup(struct db *db, const struct config *cfg,
+    const char *secret, struct db_session *s_r, struct service_error *err)
+{
+	int64_t now = (int64_t)time(NULL);
+	char hex[65], hash[512];
+	struct db_admin a;
+	bool enabled = false;
+	int ret;
+
+	if (strlen(secret) != SERVICE_SESSION_SECRET_LEN ||
+	    service_token_hash(secret, SERVICE_SESSION_SECRET_LEN, hex) < 0)
+		return service_fail(err, DB_NOT_FOUND, NULL, "no such session");
+	if ((ret = db_session_get(db, hex, s_r, &err->detail)) != DB_OK)
+		return ret;
+	if (now >= service_session_end(cfg, s_r)) {
+		db_session_remove(db, s_r->id, NULL);
+		return service_fail(err, DB_NOT_FOUND, NULL,
+		    "the session has expired");
+	}
+	/* The user may have been removed or disabled meanwhile. */
+	if (strcmp(s_r->role, "admin") == 0)
+		ret = db_admin_get(db, s_r->user, &a, NULL, 0, &err->detail);
+	else if ((ret = db_mailbox_auth_get(db, s_r->user, hash,
+	    sizeof(hash), &enabled, &err->detail)) == DB_OK && !enabled)
+		ret = DB_NOT_FOUND;
+	mem_wipe(hash, sizeof(hash));
+	if (ret == DB_NOT_FOUND) {
+		db_session_remove(db, s_r->id, NULL);
+		return service_fail(err, DB_NOT_FOUND, NULL,
+		    "the session's account is gone or disabled");
+	}
+	if (ret != DB_OK)
+		return ret;
+	if (now > s_r->last_seen) {
+		db_session_touch(db, s_r->id, now);
+		s_r->last_seen = now;
+	}
+	return DB_OK;
+}
+
+/* ---- Certificate ---- */
+
+static int64_t
+service_asn1_time(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+int
+service_cert_info(const char *path, struct service_cert *c,
+    struct service_error *err)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x;
+
+	memset(c, 0, sizeof(*c));
+	if (f == NULL)
+		return service_fail(err, DB_ERROR, NULL, strerror(errno));
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x == NULL)
+		return service_fail(err, DB_ERROR, NULL,
+		    "cannot read the certificate");
+	X509_NAME_oneline(X509_get_subject_name(x), c->subject,
+	    (int)sizeof(c->subject));
+	X509_NAME_oneline(X509_get_issuer_name(x), c->issuer,
+	    (int)sizeof(c->issuer));
+	c->not_after = service_asn1_time(X509_get0_notAfter(x));
+	c->not_before = service_asn1_time(X509_get0_notBefore(x));
+	X509_free(x);
 	return DB_OK;
 }

@@ -62,16 +62,82 @@ int service_mailbox_add(struct db *db, const struct config *cfg,
     uint64_t quota, char *address_r, struct service_error *err);
 int service_mailbox_set_password(struct db *db, const char *address,
     const char *password, const char *hash, struct service_error *err);
-/* Removes a mailbox and moves its Maildir to data_dir/deleted/ with a
- * time stamp; moved_r gets the new place, or "" when nothing moved. */
+/* Removes a mailbox and moves its Maildir to
+ * data_dir/deleted/DOMAIN/LOCAL-YYYYMMDDTHHMMSSZ (UTC; ".N" appended if
+ * taken); moved_r gets the new place, or "" when nothing moved. */
 int service_mailbox_remove(struct db *db, const struct config *cfg,
     const char *raw, char *moved_r, size_t movedsize,
     struct service_error *err);
+/*
+ * Erases the Maildirs kept under data_dir/deleted/ that were removed at
+ * least older_than seconds ago (by the time stamp in their name). cb (or
+ * NULL) is called with each path erased. count_r gets how many.
+ */
+int service_deleted_purge(const struct config *cfg, int64_t older_than,
+    void (*cb)(const char *path, void *ctx), void *ctx, unsigned *count_r,
+    struct service_error *err);
+/* Storage used by a mailbox's Maildir (0 when it has none). */
+uint64_t service_mailbox_usage(const struct config *cfg,
+    const char *address);
+/* Sum of service_mailbox_usage over a domain's mailboxes. */
+int service_domain_usage(struct db *db, const struct config *cfg,
+    const char *domain, uint64_t *bytes_r, struct service_error *err);
 
 /* Adds an alias; each destination is normalized (field "destinations"). */
 int service_alias_add(struct db *db, const char *raw_source,
     const char *const *raw_dest, unsigned ndest, struct service_error *err);
 int service_alias_remove(struct db *db, const char *raw_source,
+    struct service_error *err);
+/* Replaces an existing alias's destinations (normalized as for add). */
+int service_alias_update(struct db *db, const char *raw_source,
+    const char *const *raw_dest, unsigned ndest, struct service_error *err);
+
+/* ---- Outbound queue (CLI `facteur queue` and the API) ---- */
+/* Queue ids: 1 to 39 lower-case hex digits. */
+bool service_queue_id_valid(const char *id);
+/* Every pending recipient (id NULL), or every recipient of one message;
+ * DB_NOT_FOUND when that message is not queued. */
+int service_queue_list(struct db *db, const char *id,
+    int (*cb)(const struct db_queue_entry *e, void *ctx), void *ctx,
+    struct service_error *err);
+/* Makes a message's pending recipients due now (audit "queue.retry"). */
+int service_queue_retry(struct db *db, const char *id,
+    struct service_error *err);
+/* Removes a message without a bounce, and its spool file. */
+int service_queue_delete(struct db *db, const struct config *cfg,
+    const char *id, struct service_error *err);
+
+/* ---- Browser sessions of the admin API ---- */
+/* Cookie value: 64 hex digits (32 random bytes). */
+#define SERVICE_SESSION_SECRET_LEN 64
+/*
+ * Opens a session for a user whose password was checked (auth_run):
+ * role "admin" or "mailbox". The cookie value (shown once; only its
+ * SHA-256 is stored) into secret_r, the CSRF token into csrf_r (both
+ * size > 64). Sessions end after cfg->session_idle_timeout seconds
+ * without a request, and cfg->session_lifetime after sign-in.
+ */
+int service_session_create(struct db *db, const struct config *cfg,
+    const char *role, const char *user, const char *remote,
+    char *secret_r, char *csrf_r, struct db_session *s_r,
+    struct service_error *err);
+/* The live session of a cookie value, noting activity; DB_NOT_FOUND
+ * when unknown, expired (removed then), or its user is gone or
+ * disabled. */
+int service_session_lookup(struct db *db, const struct config *cfg,
+    const char *secret, struct db_session *s_r, struct service_error *err);
+/* The end of a session as it stands (idle or absolute, the earlier). */
+int64_t service_session_end(const struct config *cfg,
+    const struct db_session *s);
+
+/* ---- The HTTPS certificate, for the status page ---- */
+struct service_cert {
+	char subject[256];
+	char issuer[256];
+	int64_t not_after;	/* unix time */
+	int64_t not_before;
+};
+int service_cert_info(const char *path, struct service_cert *c_r,
     struct service_error *err);
 
 /* Creates an API token; the secret (shown once) into secret_r (size >

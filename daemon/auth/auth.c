@@ -24,6 +24,7 @@ struct auth_entry {
 static pthread_mutex_t auth_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct auth_entry *auth_buckets[AUTH_BUCKETS];
 static unsigned auth_entries;
+static unsigned auth_ip_block = AUTH_IP_BLOCK;
 /* A hash to verify against when the user does not exist, so that the
  * answer takes as long as for a real user (no user enumeration). */
 static char *auth_dummy_hash;
@@ -97,7 +98,7 @@ auth_throttle_failures(const char *key, time_t now)
 	e = auth_find(key, now, false);
 	n = e != NULL ? e->failures : 0;
 	if (e == NULL && auth_entries >= AUTH_MAX_ENTRIES)
-		n = AUTH_IP_BLOCK;	/* table full: assume the worst */
+		n = auth_ip_block;	/* table full: assume the worst */
 	pthread_mutex_unlock(&auth_lock);
 	return n;
 }
@@ -127,6 +128,26 @@ auth_throttle_clear(const char *key)
 	if (e != NULL)
 		e->failures = 0;
 	pthread_mutex_unlock(&auth_lock);
+}
+
+unsigned
+auth_throttle_retry_after(const char *key, time_t now)
+{
+	struct auth_entry *e;
+	time_t left = AUTH_WINDOW_SEC;
+
+	pthread_mutex_lock(&auth_lock);
+	e = auth_find(key, now, false);
+	if (e != NULL && now - e->last < AUTH_WINDOW_SEC)
+		left = AUTH_WINDOW_SEC - (now - e->last);
+	pthread_mutex_unlock(&auth_lock);
+	return left > 0 ? (unsigned)left : 1;
+}
+
+void
+auth_set_max_failures(unsigned n)
+{
+	auth_ip_block = n > 0 ? n : AUTH_IP_BLOCK;
 }
 
 unsigned
@@ -173,8 +194,9 @@ auth_run(struct auth_request *req)
 
 	str_printf(ipkey, sizeof(ipkey), "ip:%s", req->ip);
 	req->status = AUTH_FAILED;
-	if (auth_throttle_failures(ipkey, now) >= AUTH_IP_BLOCK) {
+	if (auth_throttle_failures(ipkey, now) >= auth_ip_block) {
 		req->status = AUTH_BLOCKED;
+		req->retry_after = auth_throttle_retry_after(ipkey, now);
 		goto out;
 	}
 	db = db_thread_get(&error);
@@ -182,10 +204,26 @@ auth_run(struct auth_request *req)
 		req->status = AUTH_TEMPFAIL;
 		goto out;
 	}
-	/* The user name is the mailbox address. */
-	found = addr_normalize(req->user, strlen(req->user), false,
-	    req->address, sizeof(req->address), &error) == 0;
-	if (found) {
+	/* The user name is the mailbox address, or an admin's name. */
+	if (req->admin) {
+		found = strlen(req->user) <= DB_ADMIN_NAME_MAX;
+		str_lcpy(req->address, req->user, sizeof(req->address));
+	} else {
+		found = addr_normalize(req->user, strlen(req->user), false,
+		    req->address, sizeof(req->address), &error) == 0;
+	}
+	if (found && req->admin) {
+		struct db_admin a;
+
+		ret = db_admin_get(db, req->address, &a, hash, sizeof(hash),
+		    &error);
+		if (ret != DB_OK && ret != DB_NOT_FOUND) {
+			req->status = AUTH_TEMPFAIL;
+			goto out;
+		}
+		found = ret == DB_OK;
+		enabled = true;
+	} else if (found) {
 		ret = db_mailbox_auth_get(db, req->address, hash, sizeof(hash),
 		    &enabled, &error);
 		if (ret != DB_OK && ret != DB_NOT_FOUND) {
@@ -203,8 +241,9 @@ auth_run(struct auth_request *req)
 		if (pr == PASSWORD_OK_REHASH)
 			newhash = password_hash(req->password,
 			    req->password_len);
-		if (db_mailbox_login(db, req->address, newhash,
-		    &error) != DB_OK)
+		if ((req->admin ? db_admin_login(db, req->address, newhash,
+		    &error) : db_mailbox_login(db, req->address, newhash,
+		    &error)) != DB_OK)
 			log_warn("event=login_record_failed user=%s",
 			    req->address);
 		else if (newhash != NULL)
@@ -212,15 +251,17 @@ auth_run(struct auth_request *req)
 			    req->address);
 		free(newhash);
 		req->status = AUTH_OK;
-		str_printf(acctkey, sizeof(acctkey), "acct:%s", req->address);
+		str_printf(acctkey, sizeof(acctkey), "%s:%s", req->admin ?
+		    "admin" : "acct", req->address);
 		auth_throttle_clear(acctkey);
 		goto out;
 	}
 	if (pr == PASSWORD_BAD_HASH && found)
 		log_error("event=bad_stored_hash user=%s", req->address);
 	/* Count the failure against the client and the account. */
-	str_printf(acctkey, sizeof(acctkey), "acct:%s", found ? req->address :
-	    log_clean(req->user, strlen(req->user), clean));
+	str_printf(acctkey, sizeof(acctkey), "%s:%s", req->admin ? "admin" :
+	    "acct", found ? req->address : log_clean(req->user,
+	    strlen(req->user), clean));
 	auth_throttle_fail(ipkey, now);
 	auth_throttle_fail(acctkey, now);
 	fails = auth_throttle_failures(ipkey, now);

@@ -8,9 +8,13 @@
  * Throttling: each failure counts against the client IP and the account
  * (counts decay after AUTH_WINDOW_SEC without failures). The reply to a
  * failure is delayed by AUTH_DELAY_BASE_MS doubled per earlier failure,
- * up to AUTH_DELAY_MAX_MS. A client IP past AUTH_IP_BLOCK failures is
- * refused without a password check (temporary failure) until its count
- * decays; an account is never locked, so nobody can lock a user out.
+ * up to AUTH_DELAY_MAX_MS. A client IP past AUTH_IP_BLOCK failures (or
+ * the configured auth_max_failures) is refused without a password check
+ * (temporary failure) until its count decays; an account is never
+ * locked, so nobody can lock a user out.
+ *
+ * The admin API's sign-in (webadmin/) uses the same check and the same
+ * counters, for mailboxes and for admin accounts (auth_request.admin).
  */
 #ifndef FACTEUR_AUTH_H
 #define FACTEUR_AUTH_H
@@ -40,14 +44,20 @@ struct auth_request {
 	char password[SASL_PASSWORD_MAX + 1];
 	size_t password_len;
 	char ip[64];
+	bool admin;		/* user names an admin account (db admins),
+				   not a mailbox */
 	/* out */
 	enum auth_status status;
 	char address[ADDR_MAX + 1];	/* the mailbox, when AUTH_OK */
 	unsigned delay_ms;	/* wait this long before answering */
+	unsigned retry_after;	/* AUTH_BLOCKED: seconds until unblocked */
 };
 
 /* Once at start (after password_init). */
 void auth_init(void);
+/* Failures from one client address before it is blocked (default
+ * AUTH_IP_BLOCK); set at start from the configuration. */
+void auth_set_max_failures(unsigned n);
 
 /* Fills a request from a finished SASL exchange (copies, then the caller
  * clears the SASL state). */
@@ -63,5 +73,7 @@ unsigned auth_throttle_failures(const char *key, time_t now);
 void auth_throttle_fail(const char *key, time_t now);
 void auth_throttle_clear(const char *key);
 unsigned auth_throttle_delay_ms(unsigned failures);
+/* Seconds until key's failures decay (at least 1). */
+unsigned auth_throttle_retry_after(const char *key, time_t now);
 
 #endif

@@ -33,7 +33,11 @@ enum db_stmt_id {
 	ST_TOKEN_ADD, ST_TOKEN_ACTIVE, ST_TOKEN_LOOKUP, ST_TOKEN_USED,
 	ST_TOKEN_LIST, ST_TOKEN_REVOKE, ST_TOKEN_DOMAIN_ADD, ST_TOKEN_DOMAINS,
 	ST_ADMIN_ADD, ST_ADMIN_GET, ST_ADMIN_LIST, ST_ADMIN_DEL,
-	ST_ADMIN_SET_PW,
+	ST_ADMIN_SET_PW, ST_ADMIN_LOGIN, ST_ADMIN_LOGIN_REHASH, ST_ADMIN_COUNT,
+	ST_DOMAIN_UPDATE, ST_DOMAIN_PAGE, ST_MAILBOX_PAGE, ST_ALIAS_PAGE,
+	ST_ALIAS_ID_ANY, ST_ALIAS_DESTS_DEL, ST_AUDIT_PAGE, ST_COUNTS,
+	ST_SESSION_ADD, ST_SESSION_GET, ST_SESSION_TOUCH, ST_SESSION_DEL,
+	ST_SESSION_DEL_USER, ST_SESSION_EXPIRE,
 	ST_COUNT
 };
 
@@ -46,12 +50,24 @@ static const char *const db_sql[ST_COUNT] = {
 	[ST_DOMAIN_ADD] = "INSERT INTO domains (name, created) VALUES (?, ?)",
 	[ST_DOMAIN_GET] = "SELECT id, name, enabled, created, "
 	    "(SELECT count(*) FROM mailboxes WHERE domain_id = d.id), "
-	    "(SELECT count(*) FROM aliases WHERE domain_id = d.id) "
+	    "(SELECT count(*) FROM aliases WHERE domain_id = d.id), "
+	    "default_quota, max_mailboxes "
 	    "FROM domains d WHERE name = ?",
 	[ST_DOMAIN_LIST] = "SELECT id, name, enabled, created, "
 	    "(SELECT count(*) FROM mailboxes WHERE domain_id = d.id), "
-	    "(SELECT count(*) FROM aliases WHERE domain_id = d.id) "
+	    "(SELECT count(*) FROM aliases WHERE domain_id = d.id), "
+	    "default_quota, max_mailboxes "
 	    "FROM domains d ORDER BY name",
+	[ST_DOMAIN_PAGE] = "SELECT id, name, enabled, created, "
+	    "(SELECT count(*) FROM mailboxes WHERE domain_id = d.id), "
+	    "(SELECT count(*) FROM aliases WHERE domain_id = d.id), "
+	    "default_quota, max_mailboxes "
+	    "FROM domains d WHERE name > ?1 AND "
+	    "(?2 = '' OR instr(name, ?2) > 0) ORDER BY name",
+	[ST_DOMAIN_UPDATE] = "UPDATE domains SET enabled = "
+	    "coalesce(?1, enabled), default_quota = coalesce(?2, "
+	    "default_quota), max_mailboxes = coalesce(?3, max_mailboxes) "
+	    "WHERE name = ?4",
 	[ST_DOMAIN_DEL] = "DELETE FROM domains WHERE id = ?",
 	[ST_DOMAIN_SET_ENABLED] = "UPDATE domains SET enabled = ? "
 	    "WHERE name = ?",
@@ -74,6 +90,11 @@ static const char *const db_sql[ST_COUNT] = {
 	    "m.enabled, d.enabled, m.created, coalesce(m.last_login, 0) "
 	    "FROM mailboxes m JOIN domains d ON d.id = m.domain_id "
 	    "WHERE d.name = ? ORDER BY m.address",
+	[ST_MAILBOX_PAGE] = "SELECT m.id, m.address, d.name, m.quota, "
+	    "m.enabled, d.enabled, m.created, coalesce(m.last_login, 0) "
+	    "FROM mailboxes m JOIN domains d ON d.id = m.domain_id "
+	    "WHERE d.name = ?1 AND m.address > ?2 AND "
+	    "(?3 = '' OR instr(m.address, ?3) > 0) ORDER BY m.address",
 	[ST_MAILBOX_LIST_ALL] = "SELECT m.id, m.address, d.name, m.quota, "
 	    "m.enabled, d.enabled, m.created, coalesce(m.last_login, 0) "
 	    "FROM mailboxes m JOIN domains d ON d.id = m.domain_id "
@@ -121,6 +142,13 @@ static const char *const db_sql[ST_COUNT] = {
 	[ST_ALIAS_LIST] = "SELECT a.id, a.source FROM aliases a "
 	    "JOIN domains d ON d.id = a.domain_id WHERE d.name = ? "
 	    "ORDER BY a.source",
+	[ST_ALIAS_PAGE] = "SELECT a.id, a.source FROM aliases a "
+	    "JOIN domains d ON d.id = a.domain_id WHERE d.name = ?1 AND "
+	    "a.source > ?2 AND (?3 = '' OR instr(a.source, ?3) > 0) "
+	    "ORDER BY a.source LIMIT ?4",
+	[ST_ALIAS_ID_ANY] = "SELECT id FROM aliases WHERE source = ?",
+	[ST_ALIAS_DESTS_DEL] = "DELETE FROM alias_destinations "
+	    "WHERE alias_id = ?",
 	[ST_ALIAS_LIST_ALL] = "SELECT a.id, a.source FROM aliases a "
 	    "JOIN domains d ON d.id = a.domain_id ORDER BY d.name, a.source",
 	[ST_ALIAS_DESTS] = "SELECT destination FROM alias_destinations "
@@ -155,6 +183,35 @@ static const char *const db_sql[ST_COUNT] = {
 	[ST_ADMIN_DEL] = "DELETE FROM admins WHERE username = ?",
 	[ST_ADMIN_SET_PW] = "UPDATE admins SET password_hash = ? "
 	    "WHERE username = ?",
+	[ST_ADMIN_LOGIN] = "UPDATE admins SET last_login = ? "
+	    "WHERE username = ?",
+	[ST_ADMIN_LOGIN_REHASH] = "UPDATE admins SET last_login = ?, "
+	    "password_hash = ? WHERE username = ?",
+	[ST_ADMIN_COUNT] = "SELECT count(*) FROM admins",
+	[ST_AUDIT_PAGE] = "SELECT id, ts, actor, remote, action, target, "
+	    "details FROM audit_log WHERE (?1 = 0 OR id < ?1) AND "
+	    "(?2 = '' OR actor = ?2) AND (?3 = '' OR target = ?3 OR "
+	    "substr(target, -length(?3) - 1) = '@' || ?3) ORDER BY id DESC",
+	[ST_COUNTS] = "SELECT (SELECT count(*) FROM domains), "
+	    "(SELECT count(*) FROM mailboxes), (SELECT count(*) FROM aliases), "
+	    "(SELECT count(*) FROM admins), (SELECT count(*) FROM api_tokens "
+	    "WHERE revoked = 0 AND (expires IS NULL OR expires > ?1)), "
+	    "(SELECT count(*) FROM sessions WHERE expires > ?1), "
+	    "(SELECT count(DISTINCT queue_id) FROM queue_rcpts "
+	    "WHERE status = 'pending'), (SELECT count(*) FROM queue_rcpts "
+	    "WHERE status = 'pending')",
+	[ST_SESSION_ADD] = "INSERT INTO sessions (id_hash, role, username, "
+	    "csrf_token, remote, created, last_seen, expires) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	[ST_SESSION_GET] = "SELECT id, role, username, csrf_token, created, "
+	    "last_seen, expires FROM sessions WHERE id_hash = ?",
+	[ST_SESSION_TOUCH] = "UPDATE sessions SET last_seen = ?1 "
+	    "WHERE id = ?2 AND last_seen < ?1",
+	[ST_SESSION_DEL] = "DELETE FROM sessions WHERE id = ?",
+	[ST_SESSION_DEL_USER] = "DELETE FROM sessions WHERE role = ? AND "
+	    "username = ? AND id != ?",
+	[ST_SESSION_EXPIRE] = "DELETE FROM sessions WHERE expires <= ? OR "
+	    "last_seen < ?",
 };
 
 struct db {
@@ -385,8 +442,9 @@ db_audit(struct db *db, const char *action, const char *target,
 /* Runs a bound one-row UPDATE/DELETE in a transaction with its audit
  * row; DB_NOT_FOUND with *error_r = missing when no row changed. */
 static int
-db_change_one(struct db *db, sqlite3_stmt *st, const char *target,
-    const char *action, const char *missing, const char **error_r)
+db_change_one_details(struct db *db, sqlite3_stmt *st, const char *target,
+    const char *action, const char *details, const char *missing,
+    const char **error_r)
 {
 	int ret;
 
@@ -401,8 +459,76 @@ db_change_one(struct db *db, sqlite3_stmt *st, const char *target,
 		ret = DB_NOT_FOUND;
 	}
 	if (ret == DB_OK)
-		ret = db_audit(db, action, target, NULL, error_r);
+		ret = db_audit(db, action, target, details, error_r);
 	return db_end(db, ret, error_r);
+}
+
+static int
+db_change_one(struct db *db, sqlite3_stmt *st, const char *target,
+    const char *action, const char *missing, const char **error_r)
+{
+	return db_change_one_details(db, st, target, action, NULL, missing,
+	    error_r);
+}
+
+int
+db_audit_add(struct db *db, const char *action, const char *target,
+    const char *details, const char **error_r)
+{
+	return db_audit(db, action, target, details, error_r);
+}
+
+int
+db_audit_page(struct db *db, int64_t before, const char *actor,
+    const char *domain, int (*cb)(const struct db_audit_entry *e,
+    void *ctx), void *ctx, const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_AUDIT_PAGE);
+	struct db_audit_entry *e = xcalloc(1, sizeof(*e));
+	int rc;
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)before);
+	db_bind_text(st, 2, actor);
+	db_bind_text(st, 3, domain);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		e->id = sqlite3_column_int64(st, 0);
+		e->ts = sqlite3_column_int64(st, 1);
+		db_col_text(st, 2, e->actor, sizeof(e->actor));
+		db_col_text(st, 3, e->remote, sizeof(e->remote));
+		db_col_text(st, 4, e->action, sizeof(e->action));
+		db_col_text(st, 5, e->target, sizeof(e->target));
+		db_col_text(st, 6, e->details, sizeof(e->details));
+		if (cb(e, ctx) != 0)
+			break;
+	}
+	sqlite3_reset(st);
+	free(e);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, error_r);
+	return DB_OK;
+}
+
+int
+db_counts(struct db *db, struct db_counts *c, const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_COUNTS);
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		c->domains = sqlite3_column_int64(st, 0);
+		c->mailboxes = sqlite3_column_int64(st, 1);
+		c->aliases = sqlite3_column_int64(st, 2);
+		c->admins = sqlite3_column_int64(st, 3);
+		c->tokens = sqlite3_column_int64(st, 4);
+		c->sessions = sqlite3_column_int64(st, 5);
+		c->queue_messages = sqlite3_column_int64(st, 6);
+		c->queue_recipients = sqlite3_column_int64(st, 7);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? DB_OK : db_fail(db, rc, error_r);
 }
 
 static const char *
@@ -424,6 +550,8 @@ db_domain_row(sqlite3_stmt *st, struct db_domain *d)
 	d->created = sqlite3_column_int64(st, 3);
 	d->mailboxes = sqlite3_column_int64(st, 4);
 	d->aliases = sqlite3_column_int64(st, 5);
+	d->default_quota = (uint64_t)sqlite3_column_int64(st, 6);
+	d->max_mailboxes = sqlite3_column_int64(st, 7);
 }
 
 int
@@ -537,6 +665,51 @@ db_domain_list(struct db *db,
 	return DB_OK;
 }
 
+int
+db_domain_update(struct db *db, const char *name, const bool *enabled,
+    const uint64_t *default_quota, const int64_t *max_mailboxes,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_DOMAIN_UPDATE);
+	char details[128];
+
+	if (enabled != NULL)
+		sqlite3_bind_int(st, 1, *enabled);
+	if (default_quota != NULL)
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)*default_quota);
+	if (max_mailboxes != NULL)
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)*max_mailboxes);
+	db_bind_text(st, 4, name);
+	str_printf(details, sizeof(details), "%s%s%s",
+	    enabled != NULL ? (*enabled ? "enabled " : "disabled ") : "",
+	    default_quota != NULL ? "default_quota " : "",
+	    max_mailboxes != NULL ? "max_mailboxes" : "");
+	return db_change_one_details(db, st, name, "domain.update", details,
+	    "no such domain", error_r);
+}
+
+int
+db_domain_page(struct db *db, const char *after, const char *q,
+    int (*cb)(const struct db_domain *d, void *ctx), void *ctx,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_DOMAIN_PAGE);
+	struct db_domain d;
+	int rc;
+
+	db_bind_text(st, 1, after);
+	db_bind_text(st, 2, q);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		db_domain_row(st, &d);
+		if (cb(&d, ctx) != 0)
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, error_r);
+	return DB_OK;
+}
+
 /* ---- Mailboxes ---- */
 
 static void
@@ -609,6 +782,13 @@ db_mailbox_add(struct db *db, const char *address, const char *hash,
 		*error_r = "unknown domain (add it with 'facteur domain add')";
 	if (ret != DB_OK)
 		return db_end(db, ret, error_r);
+	if (d.max_mailboxes > 0 && d.mailboxes >= d.max_mailboxes) {
+		if (error_r != NULL)
+			*error_r = "the domain has its max_mailboxes already";
+		return db_end(db, DB_LIMIT, error_r);
+	}
+	if (quota == DB_QUOTA_DEFAULT)
+		quota = d.default_quota;
 	st = db_stmt(db, ST_MAILBOX_ADD);
 	sqlite3_bind_int64(st, 1, d.id);
 	db_bind_text(st, 2, address);
@@ -777,6 +957,29 @@ db_mailbox_list(struct db *db, const char *domain,
 	return DB_OK;
 }
 
+int
+db_mailbox_page(struct db *db, const char *domain, const char *after,
+    const char *q, int (*cb)(const struct db_mailbox *m, void *ctx),
+    void *ctx, const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_MAILBOX_PAGE);
+	struct db_mailbox m;
+	int rc;
+
+	db_bind_text(st, 1, domain);
+	db_bind_text(st, 2, after);
+	db_bind_text(st, 3, q);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		db_mailbox_row(st, &m);
+		if (cb(&m, ctx) != 0)
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, error_r);
+	return DB_OK;
+}
+
 /* ---- Aliases ---- */
 
 int
@@ -884,6 +1087,109 @@ db_alias_list(struct db *db, const char *domain,
 	}
 	free(list);
 	return ret;
+}
+
+int
+db_alias_page(struct db *db, const char *domain, const char *after,
+    const char *q, unsigned max,
+    int (*cb)(const struct db_alias *a, void *ctx), void *ctx,
+    const char **error_r)
+{
+	struct db_alias *list = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *st = db_stmt(db, ST_ALIAS_PAGE);
+	int rc, ret = DB_OK;
+
+	db_bind_text(st, 1, domain);
+	db_bind_text(st, 2, after);
+	db_bind_text(st, 3, q);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			list = xrealloc(list, cap * sizeof(*list));
+		}
+		list[n].id = sqlite3_column_int64(st, 0);
+		db_col_text(st, 1, list[n].source, sizeof(list[n].source));
+		n++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		ret = db_fail(db, rc, error_r);
+	for (size_t i = 0; ret == DB_OK && i < n; i++) {
+		ret = db_alias_dests(db, list[i].id, &list[i], error_r);
+		if (ret == DB_OK && cb(&list[i], ctx) != 0)
+			break;
+	}
+	free(list);
+	return ret;
+}
+
+/* The id of the alias of that source, enabled or not; 0 when none. */
+static int
+db_alias_any_id(struct db *db, const char *source, int64_t *id_r,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_ALIAS_ID_ANY);
+	int rc;
+
+	*id_r = 0;
+	db_bind_text(st, 1, source);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id_r = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, rc, error_r);
+	if (*id_r == 0) {
+		if (error_r != NULL)
+			*error_r = "no such alias";
+		return DB_NOT_FOUND;
+	}
+	return DB_OK;
+}
+
+int
+db_alias_get(struct db *db, const char *source, struct db_alias *a_r,
+    const char **error_r)
+{
+	int ret;
+
+	if ((ret = db_alias_any_id(db, source, &a_r->id, error_r)) != DB_OK)
+		return ret;
+	str_lcpy(a_r->source, source, sizeof(a_r->source));
+	return db_alias_dests(db, a_r->id, a_r, error_r);
+}
+
+int
+db_alias_set(struct db *db, const char *source, const char *const *dest,
+    unsigned ndest, const char **error_r)
+{
+	sqlite3_stmt *st;
+	int64_t id;
+	int ret;
+
+	if (ndest == 0 || ndest > DB_ALIAS_MAX_DEST) {
+		if (error_r != NULL)
+			*error_r = "an alias needs 1 to 64 destinations";
+		return DB_INVALID;
+	}
+	if ((ret = db_begin(db, error_r)) != DB_OK)
+		return ret;
+	if ((ret = db_alias_any_id(db, source, &id, error_r)) != DB_OK)
+		return db_end(db, ret, error_r);
+	st = db_stmt(db, ST_ALIAS_DESTS_DEL);
+	sqlite3_bind_int64(st, 1, id);
+	ret = db_step_done(db, st, error_r);
+	for (unsigned i = 0; ret == DB_OK && i < ndest; i++) {
+		st = db_stmt(db, ST_ALIAS_DEST_ADD);
+		sqlite3_bind_int64(st, 1, id);
+		db_bind_text(st, 2, dest[i]);
+		ret = db_step_done(db, st, error_r);
+	}
+	if (ret == DB_OK)
+		ret = db_audit(db, "alias.update", source, NULL, error_r);
+	return db_end(db, ret, error_r);
 }
 
 /* Does the alias named source list mailbox as a destination? */
@@ -1513,10 +1819,157 @@ db_admin_change(struct db *db, sqlite3_stmt *st, const char *name,
 int
 db_admin_remove(struct db *db, const char *name, const char **error_r)
 {
-	sqlite3_stmt *st = db_stmt(db, ST_ADMIN_DEL);
+	struct db_admin a;
+	sqlite3_stmt *st;
+	int64_t n = 0;
+	int ret, rc;
 
+	if ((ret = db_begin(db, error_r)) != DB_OK)
+		return ret;
+	if ((ret = db_admin_get(db, name, &a, NULL, 0, error_r)) != DB_OK)
+		return db_end(db, ret, error_r);
+	st = db_stmt(db, ST_ADMIN_COUNT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return db_end(db, db_fail(db, rc, error_r), error_r);
+	if (n <= 1) {
+		if (error_r != NULL)
+			*error_r = "the last admin cannot be removed (add "
+			    "another first)";
+		return db_end(db, DB_LAST_ADMIN, error_r);
+	}
+	st = db_stmt(db, ST_ADMIN_DEL);
 	db_bind_text(st, 1, name);
-	return db_admin_change(db, st, name, "admin.remove", error_r);
+	ret = db_step_done(db, st, error_r);
+	if (ret == DB_OK) {
+		st = db_stmt(db, ST_SESSION_DEL_USER);
+		db_bind_text(st, 1, "admin");
+		db_bind_text(st, 2, name);
+		sqlite3_bind_int64(st, 3, 0);
+		ret = db_step_done(db, st, error_r);
+	}
+	if (ret == DB_OK)
+		ret = db_audit(db, "admin.remove", name, NULL, error_r);
+	return db_end(db, ret, error_r);
+}
+
+int
+db_admin_login(struct db *db, const char *name, const char *new_hash,
+    const char **error_r)
+{
+	sqlite3_stmt *st;
+	int i = 1;
+
+	if (new_hash != NULL) {
+		st = db_stmt(db, ST_ADMIN_LOGIN_REHASH);
+		sqlite3_bind_int64(st, i++, (sqlite3_int64)time(NULL));
+		db_bind_text(st, i++, new_hash);
+	} else {
+		st = db_stmt(db, ST_ADMIN_LOGIN);
+		sqlite3_bind_int64(st, i++, (sqlite3_int64)time(NULL));
+	}
+	db_bind_text(st, i, name);
+	return db_step_done(db, st, error_r);
+}
+
+/* ---- Sessions ---- */
+
+int
+db_session_add(struct db *db, const char *hash, const char *role,
+    const char *user, const char *csrf, const char *remote, int64_t now,
+    int64_t expires, int64_t *id_r, const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_SESSION_ADD);
+	int ret;
+
+	db_bind_text(st, 1, hash);
+	db_bind_text(st, 2, role);
+	db_bind_text(st, 3, user);
+	db_bind_text(st, 4, csrf);
+	db_bind_text(st, 5, remote);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)now);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)now);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)expires);
+	ret = db_step_done(db, st, error_r);
+	if (ret == DB_EXISTS && error_r != NULL)
+		*error_r = "session id collision";
+	*id_r = (int64_t)sqlite3_last_insert_rowid(db->conn);
+	return ret;
+}
+
+int
+db_session_get(struct db *db, const char *hash, struct db_session *s_r,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_SESSION_GET);
+	int rc;
+
+	db_bind_text(st, 1, hash);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		s_r->id = sqlite3_column_int64(st, 0);
+		db_col_text(st, 1, s_r->role, sizeof(s_r->role));
+		db_col_text(st, 2, s_r->user, sizeof(s_r->user));
+		db_col_text(st, 3, s_r->csrf, sizeof(s_r->csrf));
+		s_r->created = sqlite3_column_int64(st, 4);
+		s_r->last_seen = sqlite3_column_int64(st, 5);
+		s_r->expires = sqlite3_column_int64(st, 6);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return DB_OK;
+	if (rc == SQLITE_DONE) {
+		if (error_r != NULL)
+			*error_r = "no such session";
+		return DB_NOT_FOUND;
+	}
+	return db_fail(db, rc, error_r);
+}
+
+void
+db_session_touch(struct db *db, int64_t id, int64_t now)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_SESSION_TOUCH);
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
+	sqlite3_step(st);
+	sqlite3_reset(st);
+}
+
+int
+db_session_remove(struct db *db, int64_t id, const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_SESSION_DEL);
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	return db_step_done(db, st, error_r);
+}
+
+int
+db_session_remove_user(struct db *db, const char *role, const char *user,
+    int64_t keep, const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_SESSION_DEL_USER);
+
+	db_bind_text(st, 1, role);
+	db_bind_text(st, 2, user);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)keep);
+	return db_step_done(db, st, error_r);
+}
+
+int
+db_session_expire(struct db *db, int64_t now, int64_t idle_before,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_SESSION_EXPIRE);
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)idle_before);
+	return db_step_done(db, st, error_r);
 }
 
 int

@@ -30,6 +30,8 @@ enum db_status {
 	DB_BUSY = -5,		/* locked beyond the busy timeout */
 	DB_INVALID = -6,	/* refused by a rule (message in error_r) */
 	DB_TOO_NEW = -7,	/* schema newer than this binary */
+	DB_LAST_ADMIN = -8,	/* would remove the last admin */
+	DB_LIMIT = -9,		/* a domain limit (max_mailboxes) reached */
 };
 
 /* Opens (creating when create is true) the database at path, applies
@@ -51,6 +53,33 @@ int db_schema_version(void);
 /* Records a change in the audit log (same transaction as the change when
  * called from the functions below; actor is set with db_set_actor). */
 void db_set_actor(struct db *db, const char *actor, const char *remote);
+/* Writes one audit row by itself (sign-in, sign-out, queue actions). */
+int db_audit_add(struct db *db, const char *action, const char *target,
+    const char *details, const char **error_r);
+
+/* ---- Audit log, newest first ---- */
+struct db_audit_entry {
+	int64_t id;
+	int64_t ts;
+	char actor[128];
+	char remote[64];
+	char action[64];
+	char target[ADDR_MAX + 1];
+	char details[256];
+};
+/* Rows with id < before (0: from the newest), newest first; actor "" or
+ * exact; domain "" or rows whose target is the domain or an address in
+ * it. cb returns non-zero to stop. */
+int db_audit_page(struct db *db, int64_t before, const char *actor,
+    const char *domain, int (*cb)(const struct db_audit_entry *e,
+    void *ctx), void *ctx, const char **error_r);
+
+/* ---- Counts for the status page ---- */
+struct db_counts {
+	int64_t domains, mailboxes, aliases, admins, tokens, sessions;
+	int64_t queue_messages, queue_recipients;	/* pending */
+};
+int db_counts(struct db *db, struct db_counts *c_r, const char **error_r);
 
 /* ---- Domains ---- */
 struct db_domain {
@@ -60,6 +89,8 @@ struct db_domain {
 	int64_t mailboxes;
 	int64_t aliases;
 	int64_t created;
+	uint64_t default_quota;	/* bytes for new mailboxes, 0: unlimited */
+	int64_t max_mailboxes;	/* 0: unlimited */
 };
 int db_domain_add(struct db *db, const char *name, const char **error_r);
 /* Refuses (DB_NOT_EMPTY) while mailboxes or aliases exist, unless force. */
@@ -68,6 +99,16 @@ int db_domain_remove(struct db *db, const char *name, bool force,
 int db_domain_get(struct db *db, const char *name, struct db_domain *d_r,
     const char **error_r);
 int db_domain_set_enabled(struct db *db, const char *name, bool enabled,
+    const char **error_r);
+/* Changes the given settings (NULL: unchanged) with one audit row. */
+int db_domain_update(struct db *db, const char *name, const bool *enabled,
+    const uint64_t *default_quota, const int64_t *max_mailboxes,
+    const char **error_r);
+/* Pages: rows whose key (name, address, source) sorts after `after`
+ * ("" from the start) and contains q ("" any), in key order; cb returns
+ * non-zero to stop. */
+int db_domain_page(struct db *db, const char *after, const char *q,
+    int (*cb)(const struct db_domain *d, void *ctx), void *ctx,
     const char **error_r);
 /* Calls cb for each domain by name; stops early when cb returns non-zero. */
 int db_domain_list(struct db *db,
@@ -85,6 +126,9 @@ struct db_mailbox {
 	int64_t created;
 	int64_t last_login;	/* 0 = never */
 };
+/* quota DB_QUOTA_DEFAULT: the domain's default_quota. DB_LIMIT when the
+ * domain has max_mailboxes already. */
+#define DB_QUOTA_DEFAULT UINT64_MAX
 int db_mailbox_add(struct db *db, const char *address, const char *hash,
     uint64_t quota, const char **error_r);
 int db_mailbox_remove(struct db *db, const char *address,
@@ -114,6 +158,9 @@ int db_mailbox_set_limits(struct db *db, const char *address,
 int db_mailbox_list(struct db *db, const char *domain,
     int (*cb)(const struct db_mailbox *m, void *ctx), void *ctx,
     const char **error_r);
+int db_mailbox_page(struct db *db, const char *domain, const char *after,
+    const char *q, int (*cb)(const struct db_mailbox *m, void *ctx),
+    void *ctx, const char **error_r);
 
 /* ---- Aliases ---- */
 #define DB_ALIAS_MAX_DEST 64
@@ -129,6 +176,17 @@ int db_alias_remove(struct db *db, const char *source, const char **error_r);
 int db_alias_list(struct db *db, const char *domain,
     int (*cb)(const struct db_alias *a, void *ctx), void *ctx,
     const char **error_r);
+/* At most max aliases of a page (see db_domain_page). */
+int db_alias_page(struct db *db, const char *domain, const char *after,
+    const char *q, unsigned max,
+    int (*cb)(const struct db_alias *a, void *ctx), void *ctx,
+    const char **error_r);
+/* The alias of that source (enabled or not) with its destinations. */
+int db_alias_get(struct db *db, const char *source, struct db_alias *a_r,
+    const char **error_r);
+/* Replaces an alias's destinations. DB_NOT_FOUND if no such alias. */
+int db_alias_set(struct db *db, const char *source, const char *const *dest,
+    unsigned ndest, const char **error_r);
 
 /* ---- API tokens ---- */
 #define DB_TOKEN_NAME_MAX 64
@@ -181,8 +239,41 @@ int db_admin_get(struct db *db, const char *name, struct db_admin *a_r,
 int db_admin_list(struct db *db,
     int (*cb)(const struct db_admin *a, void *ctx), void *ctx,
     const char **error_r);
+/* DB_LAST_ADMIN rather than remove the only admin. */
 int db_admin_remove(struct db *db, const char *name, const char **error_r);
+/* Records a successful sign-in; new_hash (or NULL) replaces the hash. */
+int db_admin_login(struct db *db, const char *name, const char *new_hash,
+    const char **error_r);
 int db_admin_set_password(struct db *db, const char *name, const char *hash,
+    const char **error_r);
+
+/* ---- Browser sessions of the admin API ---- */
+#define DB_SESSION_HASH_LEN 64		/* SHA-256, hex */
+#define DB_SESSION_CSRF_LEN 64
+struct db_session {
+	int64_t id;
+	char role[8];			/* "admin" or "mailbox" */
+	char user[ADDR_MAX + 1];	/* admin name or mailbox address */
+	char csrf[DB_SESSION_CSRF_LEN + 1];
+	int64_t created;
+	int64_t last_seen;
+	int64_t expires;		/* absolute end */
+};
+/* id_r gets the new session's id. */
+int db_session_add(struct db *db, const char *hash, const char *role,
+    const char *user, const char *csrf, const char *remote, int64_t now,
+    int64_t expires, int64_t *id_r, const char **error_r);
+/* By the hash of the cookie value. DB_OK or DB_NOT_FOUND. */
+int db_session_get(struct db *db, const char *hash, struct db_session *s_r,
+    const char **error_r);
+/* Best effort: notes activity (the idle timeout restarts). */
+void db_session_touch(struct db *db, int64_t id, int64_t now);
+int db_session_remove(struct db *db, int64_t id, const char **error_r);
+/* Removes the user's other sessions (keep: an id to spare, or 0). */
+int db_session_remove_user(struct db *db, const char *role,
+    const char *user, int64_t keep, const char **error_r);
+/* Removes sessions past their end or idle since before idle_before. */
+int db_session_expire(struct db *db, int64_t now, int64_t idle_before,
     const char **error_r);
 
 /*

@@ -46,6 +46,12 @@
  *                                 ; at most 32; default: none. The key may
  *                                 ; appear on several lines of one file:
  *                                 ; the lists are joined.
+ *   admin_networks = 10.0.0.0/8   ; same form: who may reach /api on the
+ *                                 ; https listener; default: everyone
+ *   session_idle_timeout = 1800   ; admin API browser sessions: seconds
+ *   session_lifetime = 43200      ; idle, and in all (1..)
+ *   auth_max_failures = 50        ; failed logins from one client address
+ *                                 ; before it is refused (all protocols)
  *
  *   [smtp]          ; also [submission] [submissions] [imap] [imaps]
  *                   ;      [pop3] [pop3s] [https] [http]
@@ -117,7 +123,8 @@ enum config_type {
 	CONFIG_T_PORT,		/* unsigned: min..65535 */
 	CONFIG_T_SIZE,		/* uint64_t: bytes, > 0 */
 	CONFIG_T_LOG_LEVEL,	/* char[]: one of config_log_levels */
-	CONFIG_T_NETS,		/* plaintext_auth_networks and its count */
+	CONFIG_T_NETS,		/* struct config_net[CONFIG_MAX_NETS]; size
+				   holds the offset of its unsigned count */
 	CONFIG_T_ADDRESS,	/* char[]: numeric IPv4 or IPv6 address */
 	CONFIG_T_BOOL,		/* bool */
 };
@@ -176,7 +183,14 @@ static const struct config_key config_keys[] = {
 	KEY_STR(relay_password, CONFIG_T_PATH_OPT),
 	KEY_STR(log_level, CONFIG_T_LOG_LEVEL),
 	{ "plaintext_auth_networks", CONFIG_T_NETS,
-	    offsetof(struct config, plaintext_auth_networks), 0, 0, 0 },
+	    offsetof(struct config, plaintext_auth_networks),
+	    offsetof(struct config, plaintext_auth_networks_count), 0, 0 },
+	{ "admin_networks", CONFIG_T_NETS,
+	    offsetof(struct config, admin_networks),
+	    offsetof(struct config, admin_networks_count), 0, 0 },
+	KEY_UINT(session_idle_timeout, 1, 86400),
+	KEY_UINT(session_lifetime, 1, 31536000),
+	KEY_UINT(auth_max_failures, 1, 1000000),
 };
 
 /* Keys of every listener section, in the order config_print writes them. */
@@ -212,7 +226,8 @@ struct config_parse {
 	char *line;		/* getline buffer */
 	size_t linecap;
 	int lineno;		/* physical line last handed to libinih */
-	bool nets_seen;		/* plaintext_auth_networks met in this file */
+	/* Network keys met in this file, by index in config_keys. */
+	bool nets_seen[ARRAY_SIZE(config_keys)];
 	char *error;		/* first error, "PATH:LINE: ..." */
 	int error_line;
 	int read_errno;		/* getline failed with this */
@@ -236,10 +251,11 @@ static void config_parse_fail(struct config_parse *p, const char *fmt, ...)
 static char *config_parse_read(char *str, int num, void *stream);
 static int config_parse_handler(void *user, const char *section,
     const char *name, const char *value);
-static int config_nets_parse(struct config *cfg, const char *value,
-    bool append, char *reason, size_t reasonsize);
-static void config_nets_print(const struct config *cfg, const char *name,
-    FILE *out);
+static int config_nets_parse(const struct config_key *key,
+    struct config *cfg, const char *value, bool append, char *reason,
+    size_t reasonsize);
+static void config_nets_print(const struct config_key *key,
+    const struct config *cfg, FILE *out);
 static size_t config_net_format(const struct config_net *net, char *out,
     size_t outsize);
 static bool config_net_canon(int family, const unsigned char *addr,
@@ -278,6 +294,9 @@ config_init(struct config *cfg)
 	str_lcpy(cfg->relay_tls, "starttls", sizeof(cfg->relay_tls));
 	cfg->relay_verify = true;
 	str_lcpy(cfg->log_level, "info", sizeof(cfg->log_level));
+	cfg->session_idle_timeout = 1800;
+	cfg->session_lifetime = 43200;
+	cfg->auth_max_failures = 50;
 	for (size_t i = 0; i < SVC_COUNT; i++) {
 		struct config_listener *l = &cfg->listeners[i];
 
@@ -461,7 +480,7 @@ config_value_set(const struct config_key *key, void *base, const char *value,
 		*(uint64_t *)(void *)field = v;
 		return config_value_check(key, base, reason, reasonsize);
 	case CONFIG_T_NETS:
-		return config_nets_parse(base, value, append, reason,
+		return config_nets_parse(key, base, value, append, reason,
 		    reasonsize);
 	case CONFIG_T_ADDRESS: {
 		unsigned char bin[16];
@@ -544,9 +563,8 @@ config_value_check(const struct config_key *key, const void *base,
 		}
 		break;
 	case CONFIG_T_NETS: {
-		const struct config *cfg = base;
-
-		if (cfg->plaintext_auth_networks_count > CONFIG_MAX_NETS)
+		if (*(const unsigned *)(const void *)((const char *)base +
+		    key->size) > CONFIG_MAX_NETS)
 			why = "too many networks";
 		break;
 	}
@@ -565,13 +583,16 @@ config_value_check(const struct config_key *key, const void *base,
 	return -1;
 }
 
-/* plaintext_auth_networks: CIDRs separated by commas and blanks. */
+/* A network list (plaintext_auth_networks, admin_networks): CIDRs
+ * separated by commas and blanks. */
 static int
-config_nets_parse(struct config *cfg, const char *value, bool append,
-    char *reason, size_t reasonsize)
+config_nets_parse(const struct config_key *key, struct config *cfg,
+    const char *value, bool append, char *reason, size_t reasonsize)
 {
+	struct config_net *nets = (void *)((char *)cfg + key->offset);
+	unsigned *count = (void *)((char *)cfg + key->size);
 	const char *p = value;
-	unsigned n = append ? cfg->plaintext_auth_networks_count : 0;
+	unsigned n = append ? *count : 0;
 
 	for (;;) {
 		char tok[64];
@@ -594,15 +615,14 @@ config_nets_parse(struct config *cfg, const char *value, bool append,
 			    "more than %d networks", CONFIG_MAX_NETS);
 			return -1;
 		}
-		if (config_net_parse(tok, &cfg->plaintext_auth_networks[n])
-		    < 0) {
+		if (config_net_parse(tok, &nets[n]) < 0) {
 			str_printf(reason, reasonsize, "'%s' is not a network "
 			    "(expected CIDR, like 10.0.0.0/8)", tok);
 			return -1;
 		}
 		n++;
 	}
-	cfg->plaintext_auth_networks_count = n;
+	*count = n;
 	return 0;
 }
 
@@ -734,8 +754,10 @@ config_parse_handler(void *user, const char *section, const char *name,
 		return 0;
 	}
 	if (key->type == CONFIG_T_NETS) {
-		append = p->nets_seen;
-		p->nets_seen = true;
+		size_t i = (size_t)(key - config_keys);
+
+		append = p->nets_seen[i];
+		p->nets_seen[i] = true;
 	}
 	if (config_value_set(key, base, value, append, reason,
 	    sizeof(reason)) < 0) {
@@ -898,21 +920,25 @@ config_net_format(const struct config_net *net, char *out, size_t outsize)
 /* Writes the networks on as many lines as libinih's line length needs;
  * config_nets_parse joins the lines of one file. */
 static void
-config_nets_print(const struct config *cfg, const char *name, FILE *out)
+config_nets_print(const struct config_key *key, const struct config *cfg,
+    FILE *out)
 {
+	const struct config_net *nets = (const void *)((const char *)cfg +
+	    key->offset);
+	unsigned count = *(const unsigned *)(const void *)((const char *)cfg +
+	    key->size);
+	const char *name = key->name;
 	size_t used = 0;
 
-	if (cfg->plaintext_auth_networks_count == 0) {
+	if (count == 0) {
 		fprintf(out, "%s =\n", name);
 		return;
 	}
-	for (unsigned i = 0; i < cfg->plaintext_auth_networks_count &&
-	    i < CONFIG_MAX_NETS; i++) {
+	for (unsigned i = 0; i < count && i < CONFIG_MAX_NETS; i++) {
 		char text[INET6_ADDRSTRLEN + 8];
 		size_t len;
 
-		len = config_net_format(&cfg->plaintext_auth_networks[i], text,
-		    sizeof(text));
+		len = config_net_format(&nets[i], text, sizeof(text));
 		if (len == 0)
 			continue;
 		if (used > 0 && used + 2 + len > CONFIG_LINE_MAX) {
@@ -970,7 +996,7 @@ config_value_print(const struct config_key *key, const void *base,
 		break;
 	}
 	case CONFIG_T_NETS:
-		config_nets_print(base, key->name, out);
+		config_nets_print(key, base, out);
 		break;
 	case CONFIG_T_BOOL:
 		fprintf(out, "%s = %s\n", key->name,

@@ -83,6 +83,14 @@ struct config {
 	char log_level[16];		/* "debug", "info", "warn", "error" */
 	struct config_net plaintext_auth_networks[CONFIG_MAX_NETS];
 	unsigned plaintext_auth_networks_count;	/* default 0: none */
+	/* Who may use /api on the https listener; count 0: everyone. */
+	struct config_net admin_networks[CONFIG_MAX_NETS];
+	unsigned admin_networks_count;
+	unsigned session_idle_timeout;	/* API sessions, seconds, 1800 */
+	unsigned session_lifetime;	/* API sessions, seconds, 43200 */
+	/* Failed logins from one client address before it is refused
+	 * (auth.h: AUTH_IP_BLOCK is the default, 50). */
+	unsigned auth_max_failures;
 	unsigned port_offset;		/* from --port-offset, added to every port */
 	struct config_listener listeners[SVC_COUNT];
 	char path[4096];		/* the file read, or "" for built-ins */

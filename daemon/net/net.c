@@ -77,6 +77,8 @@ struct net {
 
 	pthread_mutex_t lock;	/* guards what follows */
 	SSL_CTX *ssl_ctx;
+	void (*reload_fn)(void *arg);	/* also run at SIGHUP */
+	void *reload_arg;
 	unsigned nconns;	/* connections holding a socket */
 	unsigned nalive;	/* connection structs not yet freed */
 	struct net_ip_count *ip_buckets[NET_IP_BUCKETS];
@@ -901,13 +903,15 @@ net_signalcb(evutil_socket_t sig, short what, void *arg)
 		if (ctx == NULL) {
 			log_error("event=tls_reload result=failed error=\"%s\"",
 			    error);
-			return;
+		} else {
+			pthread_mutex_lock(&net->lock);
+			SSL_CTX_free(net->ssl_ctx);
+			net->ssl_ctx = ctx;
+			pthread_mutex_unlock(&net->lock);
+			log_info("event=tls_reload result=ok");
 		}
-		pthread_mutex_lock(&net->lock);
-		SSL_CTX_free(net->ssl_ctx);
-		net->ssl_ctx = ctx;
-		pthread_mutex_unlock(&net->lock);
-		log_info("event=tls_reload result=ok");
+		if (net->reload_fn != NULL)
+			net->reload_fn(net->reload_arg);
 		return;
 	}
 	pthread_mutex_lock(&net->lock);
@@ -957,6 +961,13 @@ net_run(struct net *net)
 	}
 	log_info("event=stopped");
 	return 0;
+}
+
+void
+net_on_reload(struct net *net, void (*fn)(void *arg), void *arg)
+{
+	net->reload_fn = fn;
+	net->reload_arg = arg;
 }
 
 void

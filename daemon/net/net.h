@@ -82,6 +82,10 @@ int net_run(struct net *net);
 
 void net_free(struct net **net);
 
+/* fn(arg) runs on the main loop's thread at each SIGHUP, after the mail
+ * listeners' certificate reload (the HTTPS listener reloads its own). */
+void net_on_reload(struct net *net, void (*fn)(void *arg), void *arg);
+
 /* ---- Connections ---- */
 
 /* A unique session id (12 hex digits) for log lines. */

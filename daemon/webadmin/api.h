@@ -27,6 +27,16 @@ int api_start(struct api_server *srv, char **error_r);
 void api_stop(struct api_server **srv);
 
 /*
+ * SIGHUP: reads the certificate and key again and, when they are good,
+ * starts a new libmicrohttpd server with them on the same listening
+ * socket (a dup); the old one is quiesced (accepts nothing more, its
+ * connections finish) and stopped at the next reload or at api_stop.
+ * libmicrohttpd cannot change the certificate of a running server.
+ * srv (void *) may be NULL. On the main loop's thread.
+ */
+void api_reload(void *srv);
+
+/*
  * The `http` listener: every request gets 301 to the same path on
  * https://HOSTNAME[:PORT] (the public https port; omitted when 443; the
  * query string is dropped). Same two steps as above; NULL *r_r when the

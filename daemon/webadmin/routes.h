@@ -22,10 +22,22 @@
 #define API_MAX_PARAMS 2
 #define API_PARAM_MAX 512
 
-/* Route flags */
-#define API_AUTH 0x1		/* needs a bearer token */
-#define API_WRITE 0x2		/* needs a token with write scope */
-#define API_ALL_DOMAINS 0x4	/* needs a token not restricted to domains */
+/*
+ * Route flags. A request authenticates with a bearer token or, without
+ * an Authorization header, with the session cookie of a browser signed
+ * in through POST /api/v1/session. An admin session may do what an
+ * unrestricted write token may, on the routes flagged API_SESSION; a
+ * mailbox session only reaches API_MAILBOX routes, for its own mailbox.
+ * Session requests that change something (not GET) carry X-CSRF-Token.
+ */
+#define API_AUTH 0x1		/* needs a token or a session */
+#define API_WRITE 0x2		/* token: write scope */
+#define API_ALL_DOMAINS 0x4	/* token: not restricted to domains */
+#define API_SESSION 0x8		/* admin sessions may use it */
+#define API_MAILBOX 0x10	/* mailbox sessions may use it (own data) */
+#define API_NO_TOKEN 0x20	/* sessions only */
+
+#define API_SESSION_COOKIE "facteur_session"
 
 enum api_type { API_T_STRING, API_T_INTEGER, API_T_BOOLEAN, API_T_STRINGS };
 
@@ -43,18 +55,29 @@ struct api_req {
 	const struct api_ctx *ctx;
 	struct db *db;			/* this thread's connection */
 	const char *params[API_MAX_PARAMS];	/* {param}s, in order */
-	const char *force;		/* ?force= value, or NULL */
-	/* The bearer token, or NULL (no authentication). A token
-	 * restricted to domains sees only those: the handlers answer 404
-	 * for any other domain or address (api_domain_allowed). */
+	/* ?name= values of the query string (api_query). */
+	const char *(*query_get)(void *qctx, const char *name);
+	void *qctx;
+	const char *remote;		/* client address, numeric */
+	/* The bearer token, or NULL. A token restricted to domains sees
+	 * only those: the handlers answer 404 for any other domain or
+	 * address (api_domain_allowed). */
 	const struct db_token *token;
+	/* The browser session, or NULL; a "mailbox" one sees only its
+	 * own mailbox (404 for any other). */
+	const struct db_session *session;
 	json_t *body;			/* the request object, or NULL */
 	/* Response */
 	unsigned status;		/* 200 unless set */
 	json_t *out;			/* document (owned), or NULL */
+	char *text;			/* or a text body (malloc'ed) */
+	const char *text_type;		/* its Content-Type */
 	const char *code;		/* set by api_problem */
 	const char *field;
 	char detail[512];
+	char set_cookie[256];		/* a Set-Cookie header, or "" */
+	unsigned retry_after;		/* Retry-After seconds, or 0 */
+	unsigned delay_ms;		/* answer after this long */
 };
 
 typedef void (*api_handler)(struct api_req *req);
@@ -68,6 +91,7 @@ struct api_route {
 	api_handler fn;
 	unsigned success;		/* status on success */
 	const char *summary;
+	const char *query;		/* query parameters, "a,b" or NULL */
 };
 
 extern const struct api_route api_routes[];
@@ -87,7 +111,13 @@ json_t *api_openapi(void);
 
 const char *api_type_name(enum api_type t);
 
-/* May req's token see this (normalized) domain? */
+/* May req's token or session see this (normalized) domain? */
 bool api_domain_allowed(const struct api_req *req, const char *domain);
+
+/* A query parameter's value, or NULL. */
+const char *api_query(const struct api_req *req, const char *name);
+
+/* Frees what a handler left in req (document, text, body). */
+void api_req_clear(struct api_req *req);
 
 #endif

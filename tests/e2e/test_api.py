@@ -139,7 +139,8 @@ def test_domain_mailbox_alias_life_cycle(facteur, api):
     d = api.ok("POST", "/api/v1/domains", {"name": dom.upper()},
                status=201)
     assert d == {"name": dom, "enabled": True, "mailboxes": 0,
-                 "aliases": 0, "created": d["created"]}
+                 "aliases": 0, "created": d["created"],
+                 "default_quota": 0, "max_mailboxes": 0}
     assert dom in [x["name"] for x in
                    api.ok("GET", "/api/v1/domains")["domains"]]
     # The DKIM key is made as by the CLI.
@@ -472,8 +473,39 @@ def test_openapi_names_every_route(api):
             ("DELETE", "/api/v1/mailboxes/{address}"),
             ("GET", "/api/v1/mailboxes/{address}/client-setup"),
             ("DELETE", "/api/v1/aliases/{source}"),
-            ("GET", "/api/openapi.json")}
+            ("GET", "/api/openapi.json"),
+            # sessions, self service
+            ("POST", "/api/v1/session"), ("GET", "/api/v1/session"),
+            ("DELETE", "/api/v1/session"),
+            ("PUT", "/api/v1/self/password"),
+            # domains, aliases
+            ("PATCH", "/api/v1/domains/{name}"),
+            ("GET", "/api/v1/domains/{name}/dns"),
+            ("GET", "/api/v1/aliases/{source}"),
+            ("PUT", "/api/v1/aliases/{source}"),
+            ("PATCH", "/api/v1/aliases/{source}"),
+            # queue, admins, tokens, audit
+            ("GET", "/api/v1/queue"), ("GET", "/api/v1/queue/{id}"),
+            ("POST", "/api/v1/queue/{id}/retry"),
+            ("DELETE", "/api/v1/queue/{id}"),
+            ("GET", "/api/v1/admins"), ("POST", "/api/v1/admins"),
+            ("DELETE", "/api/v1/admins/{name}"),
+            ("PUT", "/api/v1/admins/{name}/password"),
+            ("GET", "/api/v1/tokens"), ("POST", "/api/v1/tokens"),
+            ("DELETE", "/api/v1/tokens/{name}"),
+            ("GET", "/api/v1/audit")}
     assert used == set(ops)
+    # Query parameters are documented.
+    names = lambda m, p: [x["name"] for x in doc["paths"][p][m].get(
+        "parameters", []) if x["in"] == "query"]
+    assert names("get", "/api/v1/domains/{name}/mailboxes") == [
+        "limit", "cursor", "q"]
+    assert names("delete", "/api/v1/domains/{name}") == ["force"]
+    assert names("get", "/api/v1/domains/{name}/dns") == ["format"]
+    assert doc["components"]["securitySchemes"]["session"]["in"] == \
+        "cookie"
+    assert doc["paths"]["/api/v1/session"]["get"]["security"] == [
+        {"session": []}]
 
 
 def test_client_setup_matches_config(facteur, api):
@@ -482,6 +514,10 @@ def test_client_setup_matches_config(facteur, api):
     off = facteur.port_offset
     assert doc["user"] == box
     assert doc["incoming"] == [
+        {"protocol": "imap", "host": HOSTNAME, "port": 993 + off,
+         "security": "ssl/tls"},
+        {"protocol": "imap", "host": HOSTNAME, "port": 143 + off,
+         "security": "starttls"},
         {"protocol": "pop3", "host": HOSTNAME, "port": 995 + off,
          "security": "ssl/tls"},
         {"protocol": "pop3", "host": HOSTNAME, "port": 110 + off,
@@ -496,7 +532,9 @@ def test_client_setup_matches_config(facteur, api):
 def test_client_setup_public_ports(facteur_factory):
     fx = facteur_factory(sections={"pop3s": {"public_port": "995"},
                                    "submissions": {"public_port": "465"},
-                                   "pop3": {"enabled": "no"}})
+                                   "pop3": {"enabled": "no"},
+                                   "imap": {"enabled": "no"},
+                                   "imaps": {"enabled": "no"}})
     a = API(fx, make_token(fx, "t"))
     box = fx.add_mailbox()
     doc = a.ok("GET", "/api/v1/mailboxes/%s/client-setup" % box)

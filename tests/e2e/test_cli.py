@@ -154,7 +154,7 @@ def test_changes_apply_without_restart(facteur):
     c.cmd("MAIL FROM:<s@example.org>").expect(250)
     c.cmd("RCPT TO:<%s>" % addr).expect(550, "5.1.1")
     kept = list((facteur.data_dir / "deleted" / "example.com").glob(
-        addr.split("@")[0] + ".*/new/*"))
+        addr.split("@")[0] + "-*Z/new/*"))
     assert len(kept) == 1
     # A new domain, too.
     dom = facteur.unique("fresh") + ".example"

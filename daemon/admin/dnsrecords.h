@@ -1,0 +1,66 @@
+/*
+ * dnsrecords.h: what a hosted domain publishes in the DNS, and the one
+ * model of the mail services clients use (host, public ports, TLS
+ * modes), shared by the API's client setup, its DNS records and the
+ * coming autoconfig and panel. Depends on lib/ and, for the DKIM key,
+ * smtp/dkim.c.
+ */
+#ifndef FACTEUR_DNSRECORDS_H
+#define FACTEUR_DNSRECORDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/config.h"
+
+/* One way for a mail client to reach the server. */
+struct mail_endpoint {
+	const char *protocol;	/* "imap", "pop3", "smtp" */
+	enum config_service svc;
+	const char *security;	/* "ssl/tls" or "starttls" */
+	const char *srv;	/* RFC 6186 / RFC 8314 service label */
+	bool incoming;
+	bool offered;		/* implemented and enabled here */
+	unsigned port;		/* the public port */
+	unsigned srv_priority;	/* implicit TLS preferred (RFC 8314 5.1) */
+};
+
+#define MAIL_ENDPOINTS 6
+
+/* Every endpoint, implicit TLS first within each protocol: submissions,
+ * submission, imaps, imap, pop3s, pop3. Returns the count. */
+unsigned mail_endpoints(const struct config *cfg,
+    struct mail_endpoint out[MAIL_ENDPOINTS]);
+
+/* A TXT value is published as strings of at most this many octets
+ * (RFC 1035 3.3.14). */
+#define DNS_TXT_CHUNK 255
+
+struct dns_record {
+	char name[300];		/* owner, absolute, with the final dot */
+	const char *type;	/* "MX", "TXT", "CNAME", "SRV" */
+	unsigned ttl;
+	const char *purpose;	/* "mx", "spf", "dkim", "dmarc", ... */
+	/* MX: priority and target; SRV: priority, weight, port, target
+	 * ("." when the service is not offered, RFC 6186 3.4); CNAME:
+	 * target; TXT: text (malloc'ed). */
+	unsigned priority, weight, port;
+	char target[300];
+	char *text;
+};
+
+/*
+ * The records for domain (A-label): MX to the public host name, SPF,
+ * DKIM (when the domain's key exists or can be made; else *warning_r
+ * says why it is missing), DMARC, autoconfig and autodiscover CNAMEs,
+ * and an SRV record per mail endpoint. *recs_r is malloc'ed; free with
+ * dns_records_free.
+ */
+void dns_records_build(const struct config *cfg, const char *domain,
+    struct dns_record **recs_r, size_t *n_r, const char **warning_r);
+void dns_records_free(struct dns_record *recs, size_t n);
+
+/* The records as zone-file lines (TXT split in strings), malloc'ed. */
+char *dns_records_zone(const struct dns_record *recs, size_t n);
+
+#endif

@@ -18,6 +18,7 @@ struct mail_endpoint {
 	const char *protocol;	/* "imap", "pop3", "smtp" */
 	enum config_service svc;
 	const char *security;	/* "ssl/tls" or "starttls" */
+	bool implicit_tls;	/* "ssl/tls": TLS from the first byte */
 	const char *srv;	/* RFC 6186 / RFC 8314 service label */
 	bool incoming;
 	bool offered;		/* implemented and enabled here */
@@ -31,6 +32,26 @@ struct mail_endpoint {
  * submission, imaps, imap, pop3s, pop3. Returns the count. */
 unsigned mail_endpoints(const struct config *cfg,
     struct mail_endpoint out[MAIL_ENDPOINTS]);
+
+/*
+ * The preferred endpoint of a protocol ("imap", "pop3", "smtp"): the
+ * first offered one in the order above, so implicit TLS when its
+ * listener is enabled, else STARTTLS; NULL when none is offered. The
+ * formats that carry one endpoint per protocol (Autodiscover, Apple
+ * profiles) carry this one.
+ */
+const struct mail_endpoint *mail_endpoint_preferred(
+    const struct mail_endpoint ep[MAIL_ENDPOINTS], const char *protocol);
+
+/* "https://HOSTNAME" with ":PORT" when the public https port is not 443:
+ * where clients reach the web side (autoconfig, API). */
+void mail_https_base(const struct config *cfg, char *out, size_t outsize);
+
+/* A UUID (8-4-4-4-12 upper-case hex digits) derived from the SHA-256 of
+ * seed, with the RFC 9562 version 8 and variant bits: stable identifiers
+ * for the configuration documents, so that a profile installed again
+ * replaces the old one. out has 37 bytes. */
+void mail_uuid(const char *seed, char out[37]);
 
 /* A TXT value is published as strings of at most this many octets
  * (RFC 1035 3.3.14). */

@@ -27,6 +27,7 @@
  * Nothing here reads the Authorization header (Thunderbird sends the
  * user's password to Autodiscover) or logs a request body.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,18 +345,44 @@ struct ac_pox {
 	bool has_email, has_schema;
 };
 
+/* Where the character data of the element being read goes: buf NULL
+ * when it is not kept. */
+struct ac_cap {
+	char *buf;
+	size_t size, len;
+};
+
+/* A start or end tag. */
+struct ac_tag {
+	char name[AC_XML_NAME];		/* qualified name, as written */
+	bool closing, empty;		/* </name>, <name/> */
+};
+
 static bool
 ac_xml_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Appends code point cp as UTF-8; -1 when XML cannot hold it or out is
- * full. */
 static int
-ac_utf8_put(unsigned long cp, char *out, size_t outsize, size_t *len)
+ac_cap_put(struct ac_cap *c, const char *p, size_t n)
 {
-	unsigned char u[4];
+	if (c->buf == NULL)
+		return 0;
+	if (memchr(p, '\0', n) != NULL || c->len + n >= c->size)
+		return -1;
+	memcpy(c->buf + c->len, p, n);
+	c->len += n;
+	c->buf[c->len] = '\0';
+	return 0;
+}
+
+/* A character reference's code point, as UTF-8; -1 when XML 1.0 does
+ * not allow it (2.2 Char) or the value is full. */
+static int
+ac_cap_code_point(struct ac_cap *c, unsigned long cp)
+{
+	char u[4];
 	size_t n;
 
 	if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') ||
@@ -363,112 +390,149 @@ ac_utf8_put(unsigned long cp, char *out, size_t outsize, size_t *len)
 	    cp > 0x10ffff)
 		return -1;
 	if (cp < 0x80) {
-		u[0] = (unsigned char)cp;
+		u[0] = (char)cp;
 		n = 1;
 	} else if (cp < 0x800) {
-		u[0] = (unsigned char)(0xc0 | cp >> 6);
-		u[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		u[0] = (char)(0xc0 | cp >> 6);
+		u[1] = (char)(0x80 | (cp & 0x3f));
 		n = 2;
 	} else if (cp < 0x10000) {
-		u[0] = (unsigned char)(0xe0 | cp >> 12);
-		u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		u[0] = (char)(0xe0 | cp >> 12);
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
 		n = 3;
 	} else {
-		u[0] = (unsigned char)(0xf0 | cp >> 18);
-		u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		u[3] = (unsigned char)(0x80 | (cp & 0x3f));
+		u[0] = (char)(0xf0 | cp >> 18);
+		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[3] = (char)(0x80 | (cp & 0x3f));
 		n = 4;
 	}
-	if (out == NULL)
-		return 0;
-	if (*len + n >= outsize)
+	return ac_cap_put(c, u, n);
+}
+
+/* "&#NN;" or "&#xHH;" between s and semi: the code point, or -1. */
+static long
+ac_char_ref(const char *s, const char *semi)
+{
+	unsigned base = 10;
+	long cp = 0;
+
+	if (s < semi && *s == 'x') {
+		base = 16;
+		s++;
+	}
+	if (s == semi)
 		return -1;
-	memcpy(out + *len, u, n);
-	*len += n;
-	out[*len] = '\0';
-	return 0;
+	for (; s < semi; s++) {
+		int v = *s >= '0' && *s <= '9' ? *s - '0' :
+		    base == 16 && *s >= 'a' && *s <= 'f' ? *s - 'a' + 10 :
+		    base == 16 && *s >= 'A' && *s <= 'F' ? *s - 'A' + 10 : -1;
+
+		if (v < 0 || cp > 0x10ffff)
+			return -1;
+		cp = cp * (long)base + v;
+	}
+	return cp;
 }
 
 /*
- * Character data s[0..len): the five predefined entities and character
- * references are decoded into out (when not NULL); any other entity
- * reference is an error, since no entity is ever declared, let alone
- * expanded (no XXE). -1 on bad input or when out is full.
+ * Character data s[0..len) into c: the five predefined entities and
+ * character references are decoded; any other entity reference is an
+ * error, since no entity is ever declared, let alone expanded (no XXE).
  */
 static int
-ac_xml_chars(const char *s, size_t len, char *out, size_t outsize,
-    size_t *outlen)
+ac_xml_text(const char *s, size_t len, struct ac_cap *c)
 {
 	static const struct {
 		const char *name;
-		char c;
+		const char *text;
 	} ents[] = {
-		{ "amp", '&' }, { "lt", '<' }, { "gt", '>' },
-		{ "quot", '"' }, { "apos", '\'' },
+		{ "amp", "&" }, { "lt", "<" }, { "gt", ">" },
+		{ "quot", "\"" }, { "apos", "'" },
 	};
-	size_t i = 0;
+	size_t i = 0, n;
 
 	while (i < len) {
-		unsigned long cp;
 		const char *semi;
-		size_t n;
+		long cp;
+		size_t k;
 
-		if (s[i] == '\0')
+		for (n = i; n < len && s[n] != '&'; n++)
+			;
+		if (ac_cap_put(c, s + i, n - i) < 0 ||
+		    memchr(s + i, '\0', n - i) != NULL)
 			return -1;
-		if (s[i] != '&') {
-			if (out != NULL) {
-				if (*outlen + 1 >= outsize)
-					return -1;
-				out[(*outlen)++] = s[i];
-				out[*outlen] = '\0';
-			}
-			i++;
-			continue;
-		}
+		if ((i = n) == len)
+			break;
 		semi = memchr(s + i, ';', len - i);
-		if (semi == NULL || (n = (size_t)(semi - s - i - 1)) == 0 ||
-		    n > 10)
+		if (semi == NULL || semi == s + i + 1 || semi - s - i > 12)
 			return -1;
 		if (s[i + 1] == '#') {
-			const char *d = s + i + 2;
-			int base = 10;
-
-			if (d < semi && *d == 'x') {
-				base = 16;
-				d++;
-			}
-			if (d == semi)
-				return -1;
-			cp = 0;
-			for (; d < semi; d++) {
-				int v = *d >= '0' && *d <= '9' ? *d - '0' :
-				    base == 16 && *d >= 'a' && *d <= 'f' ?
-				    *d - 'a' + 10 : base == 16 && *d >= 'A' &&
-				    *d <= 'F' ? *d - 'A' + 10 : -1;
-
-				if (v < 0)
-					return -1;
-				cp = cp * (unsigned long)base + (unsigned long)v;
-			}
-			if (ac_utf8_put(cp, out, outsize, outlen) < 0)
+			if ((cp = ac_char_ref(s + i + 2, semi)) < 0 ||
+			    ac_cap_code_point(c, (unsigned long)cp) < 0)
 				return -1;
 		} else {
-			size_t k;
-
+			n = (size_t)(semi - s - i - 1);
 			for (k = 0; k < ARRAY_SIZE(ents); k++) {
 				if (strlen(ents[k].name) == n &&
 				    memcmp(s + i + 1, ents[k].name, n) == 0)
 					break;
 			}
-			if (k == ARRAY_SIZE(ents))
-				return -1;
-			if (out != NULL && ac_utf8_put((unsigned char)ents[k].c,
-			    out, outsize, outlen) < 0)
+			if (k == ARRAY_SIZE(ents) ||
+			    ac_cap_put(c, ents[k].text, 1) < 0)
 				return -1;
 		}
 		i = (size_t)(semi - s) + 1;
+	}
+	return 0;
+}
+
+/*
+ * The tag at s[0..len) (s[0] is '<'): its name, and whether it ends an
+ * element or is empty; attributes are skipped (their quotes matched).
+ * Returns its length up to and with '>', or 0 for bad input.
+ */
+static size_t
+ac_xml_tag(const char *s, size_t len, struct ac_tag *t)
+{
+	size_t i = 1, n = 0;
+	char quote = 0, last = 0;
+
+	t->closing = len > 1 && s[1] == '/';
+	t->empty = false;
+	if (t->closing)
+		i++;
+	while (i < len && !ac_xml_space(s[i]) && s[i] != '\0' &&
+	    strchr("/><=\"'", s[i]) == NULL) {
+		if (n + 1 == AC_XML_NAME)
+			return 0;
+		t->name[n++] = s[i++];
+	}
+	t->name[n] = '\0';
+	if (n == 0)
+		return 0;
+	for (; i < len; i++) {
+		char c = s[i];
+
+		if (c == '\0' || c == '<')
+			return 0;
+		if (quote != 0) {
+			if (c == quote)
+				quote = 0;
+			continue;
+		}
+		if (c == '>') {
+			t->empty = !t->closing && last == '/';
+			return i + 1;
+		}
+		if (ac_xml_space(c))
+			continue;
+		if (t->closing)
+			return 0;	/* </name> takes nothing more */
+		if (c == '"' || c == '\'')
+			quote = c;
+		last = c;
 	}
 	return 0;
 }
@@ -479,6 +543,27 @@ ac_local_name(const char *qname)
 	const char *colon = strrchr(qname, ':');
 
 	return colon != NULL ? colon + 1 : qname;
+}
+
+/* The value an element of Request holds, by its local name. */
+static struct ac_cap
+ac_pox_field(struct ac_pox *pox, const char *qname)
+{
+	struct ac_cap c = { NULL, 0, 0 };
+	const char *local = ac_local_name(qname);
+
+	if (strcasecmp(local, "EMailAddress") == 0) {
+		c.buf = pox->email;
+		c.size = sizeof(pox->email);
+		pox->has_email = true;
+	} else if (strcasecmp(local, "AcceptableResponseSchema") == 0) {
+		c.buf = pox->schema;
+		c.size = sizeof(pox->schema);
+		pox->has_schema = true;
+	}
+	if (c.buf != NULL)
+		c.buf[0] = '\0';
+	return c;
 }
 
 /* Finds needle in s[0..len), ASCII case-insensitively. */
@@ -494,21 +579,52 @@ ac_contains_ci(const char *s, size_t len, const char *needle)
 	return false;
 }
 
+static void
+ac_trim(char *s)
+{
+	size_t len = strlen(s), k = 0;
+
+	while (len > 0 && ac_xml_space(s[len - 1]))
+		s[--len] = '\0';
+	while (ac_xml_space(s[k]))
+		k++;
+	memmove(s, s + k, len - k + 1);
+}
+
+#define AC_NO_MATCH SIZE_MAX
+
+/* When s[i..len) starts with prefix: the index after the first
+ * terminator that follows, or 0 when there is none; else AC_NO_MATCH. */
+static size_t
+ac_xml_skip(const char *s, size_t len, size_t i, const char *prefix,
+    const char *terminator)
+{
+	size_t p = strlen(prefix), t = strlen(terminator);
+	const char *end;
+
+	if (len - i < p || memcmp(s + i, prefix, p) != 0)
+		return AC_NO_MATCH;
+	if ((end = memmem(s + i + p, len - i - p, terminator, t)) == NULL)
+		return 0;
+	return (size_t)(end - s) + t;
+}
+
 /*
- * Parses an Autodiscover request (MS-OXDSCLI 2.2.3): its
+ * Parses an Autodiscover request (MS-OXDSCLI 2.2.3): the text of
  * Autodiscover/Request/EMailAddress and AcceptableResponseSchema, by
- * local names compared case-insensitively (any namespace or prefix),
- * other elements skipped. Well-formedness is checked as far as this
- * needs (balanced tags, one root, attribute quotes, entity references);
- * a DTD or an entity declaration is refused outright. Pure: 0, or -1 for
- * what gets ErrorCode 600.
+ * local names compared case-insensitively (any namespace or prefix);
+ * other elements are skipped. Well-formedness is checked as far as this
+ * needs (one root, balanced tags, quoted attributes, entity references);
+ * any declaration is refused, a DTD or an entity declaration even inside
+ * a comment. Pure: 0, or -1 for what gets ErrorCode 600.
  */
 static int
 ac_pox_parse(const char *s, size_t len, struct ac_pox *pox)
 {
-	char stack[AC_XML_DEPTH][AC_XML_NAME];
-	char *cap = NULL;
-	size_t capsize = 0, caplen = 0, depth = 0, i = 0;
+	char open[AC_XML_DEPTH][AC_XML_NAME];
+	struct ac_cap cap = { NULL, 0, 0 };
+	struct ac_tag t;
+	size_t depth = 0, i = 0, n;
 	bool root_done = false;
 
 	memset(pox, 0, sizeof(*pox));
@@ -518,162 +634,64 @@ ac_pox_parse(const char *s, size_t len, struct ac_pox *pox)
 	if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
 		i = 3;		/* a UTF-8 byte order mark */
 	while (i < len) {
-		const char *end;
-		size_t n, name_len;
-		bool closing, empty;
-
 		if (s[i] != '<') {
-			n = i;
-			while (n < len && s[n] != '<')
-				n++;
-			if (depth == 0) {
-				for (size_t k = i; k < n; k++) {
-					if (!ac_xml_space(s[k]))
-						return -1;
-				}
-			} else if (ac_xml_chars(s + i, n - i, cap, capsize,
-			    &caplen) < 0) {
-				return -1;
+			for (n = i; n < len && s[n] != '<'; n++) {
+				if (depth == 0 && !ac_xml_space(s[n]))
+					return -1;
 			}
+			if (ac_xml_text(s + i, n - i, &cap) < 0)
+				return -1;
 			i = n;
 			continue;
 		}
-		if (len - i >= 2 && s[i + 1] == '?') {
-			if ((end = memmem(s + i, len - i, "?>", 2)) == NULL)
+		/* Processing instructions and comments are skipped; CDATA
+		 * is text. */
+		if ((n = ac_xml_skip(s, len, i, "<?", "?>")) != AC_NO_MATCH ||
+		    (n = ac_xml_skip(s, len, i, "<!--", "-->")) !=
+		    AC_NO_MATCH) {
+			if (n == 0)
 				return -1;
-			i = (size_t)(end - s) + 2;
+			i = n;
 			continue;
 		}
-		if (len - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
-			if ((end = memmem(s + i + 4, len - i - 4, "-->", 3)) ==
-			    NULL)
+		if ((n = ac_xml_skip(s, len, i, "<![CDATA[", "]]>")) !=
+		    AC_NO_MATCH) {
+			if (n == 0 || depth == 0 || ac_cap_put(&cap, s + i + 9,
+			    n - i - 12) < 0)
 				return -1;
-			i = (size_t)(end - s) + 3;
-			continue;
-		}
-		if (len - i >= 9 && memcmp(s + i, "<![CDATA[", 9) == 0) {
-			if (depth == 0 || (end = memmem(s + i + 9, len - i - 9,
-			    "]]>", 3)) == NULL)
-				return -1;
-			n = (size_t)(end - s - i - 9);
-			if (cap != NULL) {
-				if (caplen + n >= capsize ||
-				    memchr(s + i + 9, '\0', n) != NULL)
-					return -1;
-				memcpy(cap + caplen, s + i + 9, n);
-				caplen += n;
-				cap[caplen] = '\0';
-			}
-			i = (size_t)(end - s) + 3;
+			i = n;
 			continue;
 		}
 		if (len - i >= 2 && s[i + 1] == '!')
-			return -1;	/* declarations: none accepted */
-		/* A tag: its name, then attributes up to '>'. */
-		closing = len - i >= 2 && s[i + 1] == '/';
-		n = i + (closing ? 2 : 1);
-		name_len = 0;
-		while (n + name_len < len && !ac_xml_space(s[n + name_len]) &&
-		    strchr("/><=\"'", s[n + name_len]) == NULL &&
-		    s[n + name_len] != '\0')
-			name_len++;
-		if (name_len == 0 || name_len >= AC_XML_NAME)
 			return -1;
-		empty = false;
-		{
-			size_t k = n + name_len;
-			char quote = 0;
-
-			for (; k < len; k++) {
-				if (s[k] == '\0')
-					return -1;
-				if (quote != 0) {
-					if (s[k] == quote)
-						quote = 0;
-					else if (s[k] == '<')
-						return -1;
-					continue;
-				}
-				if (s[k] == '"' || s[k] == '\'') {
-					if (closing)
-						return -1;
-					quote = s[k];
-				} else if (s[k] == '<') {
-					return -1;
-				} else if (s[k] == '>') {
-					break;
-				} else if (s[k] == '/' && !closing) {
-					empty = true;
-					continue;
-				} else if (!ac_xml_space(s[k]) && closing) {
-					return -1;
-				}
-				if (!ac_xml_space(s[k]))
-					empty = false;
-			}
-			if (k == len)
+		if ((n = ac_xml_tag(s + i, len - i, &t)) == 0)
+			return -1;
+		i += n;
+		cap.buf = NULL;
+		if (t.closing) {
+			if (depth == 0 || strcmp(open[depth - 1], t.name) != 0)
 				return -1;
-			end = s + k;
+			root_done = --depth == 0;
+			continue;
 		}
-		if (closing) {
-			if (depth == 0 || strlen(stack[depth - 1]) != name_len ||
-			    memcmp(stack[depth - 1], s + n, name_len) != 0)
-				return -1;
-			depth--;
-			cap = NULL;
-			if (depth == 0)
-				root_done = true;
+		if (root_done || depth == AC_XML_DEPTH ||
+		    (depth == 0 && strcasecmp(ac_local_name(t.name),
+		    "Autodiscover") != 0))
+			return -1;
+		if (depth == 2 && strcasecmp(ac_local_name(open[1]),
+		    "Request") == 0)
+			cap = ac_pox_field(pox, t.name);
+		if (t.empty) {
+			cap.buf = NULL;
+			root_done = depth == 0;
 		} else {
-			char name[AC_XML_NAME];
-			const char *local;
-
-			if (root_done || depth == AC_XML_DEPTH)
-				return -1;
-			memcpy(name, s + n, name_len);
-			name[name_len] = '\0';
-			local = ac_local_name(name);
-			cap = NULL;
-			if (depth == 0 && strcasecmp(local, "Autodiscover") != 0)
-				return -1;
-			if (depth == 2 && strcasecmp(ac_local_name(stack[1]),
-			    "Request") == 0) {
-				if (strcasecmp(local, "EMailAddress") == 0) {
-					cap = pox->email;
-					capsize = sizeof(pox->email);
-					pox->has_email = true;
-				} else if (strcasecmp(local,
-				    "AcceptableResponseSchema") == 0) {
-					cap = pox->schema;
-					capsize = sizeof(pox->schema);
-					pox->has_schema = true;
-				}
-				caplen = 0;
-				if (cap != NULL)
-					cap[0] = '\0';
-			}
-			if (empty) {
-				cap = NULL;
-				if (depth == 0)
-					root_done = true;
-			} else {
-				str_lcpy(stack[depth++], name, AC_XML_NAME);
-			}
+			str_lcpy(open[depth++], t.name, AC_XML_NAME);
 		}
-		i = (size_t)(end - s) + 1;
 	}
 	if (!root_done || depth != 0)
 		return -1;
-	/* Surrounding white space is not part of the values. */
-	for (char *v = pox->email; v != NULL;
-	    v = v == pox->email ? pox->schema : NULL) {
-		size_t l = strlen(v), k = 0;
-
-		while (l > 0 && ac_xml_space(v[l - 1]))
-			v[--l] = '\0';
-		while (ac_xml_space(v[k]))
-			k++;
-		memmove(v, v + k, l - k + 1);
-	}
+	ac_trim(pox->email);
+	ac_trim(pox->schema);
 	return 0;
 }
 

@@ -437,6 +437,11 @@ def test_autodiscover_request_variants(facteur):
         # an entity the XML spec predefines, and a character reference
         ("<Autodiscover><Request><EMailAddress>%s&#64;%s</EMailAddress>"
          "</Request></Autodiscover>" % tuple(box.split("@"))),
+        # '>' in an attribute value; comments and a processing
+        # instruction after the root; spaces in the end tags
+        ("<Autodiscover a='>' b=\"x'y\"><Request ><EMailAddress>%s"
+         "</EMailAddress ></Request\n></Autodiscover>\n<!-- end -->"
+         "<?pi x?>\n" % box),
     ]
     for body in variants:
         _, text = pox(facteur, body)
@@ -467,6 +472,15 @@ def test_autodiscover_errors(facteur):
             "<Autodiscover><Request><EMailAddress>not an address"
             "</EMailAddress></Request></Autodiscover>",
             "<Autodiscover/><Autodiscover/>",
+            "<Autodiscover a=\"x></Autodiscover>",
+            "<Autodiscover><Request><EMailAddress>%s</EMailAddress>"
+            "</Request></Autodiscover><!-- unterminated" % box,
+            "<Autodiscover>" + "<x>" * 20 + "</x>" * 20 +
+            "</Autodiscover>",
+            "<Autodiscover><Request><EMailAddress>a&#0;b@example.com"
+            "</EMailAddress></Request></Autodiscover>",
+            "<Autodiscover><Request><EMailAddress>%s</EMailAddress>"
+            "</Request></autodiscover>" % box,
             tb.replace("</EMailAddress>", "&unknown;</EMailAddress>"),
             # XXE: a DTD is refused before anything is read or fetched
             ('<?xml version="1.0"?><!DOCTYPE Autodiscover [<!ENTITY x '

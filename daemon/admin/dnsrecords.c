@@ -156,6 +156,17 @@ dns_records_build(const struct config *cfg, const char *domain,
 	r = dns_add(&recs, &n, "autodiscover", "CNAME", "autodiscover",
 	    domain);
 	str_lcpy(r->target, host, sizeof(r->target));
+	/* Outlook's next try when autodiscover.DOMAIN does not answer
+	 * (MS-OXDISCO 3.1.5.1): the https listener, on the host's name. */
+	r = dns_add(&recs, &n, "autodiscover", "SRV", "_autodiscover._tcp",
+	    domain);
+	if (cfg->listeners[SVC_HTTPS].enabled) {
+		r->weight = 1;
+		r->port = config_public_port(cfg, SVC_HTTPS);
+		str_lcpy(r->target, host, sizeof(r->target));
+	} else {
+		str_lcpy(r->target, ".", sizeof(r->target));
+	}
 	mail_endpoints(cfg, ep);
 	for (unsigned i = 0; i < MAIL_ENDPOINTS; i++) {
 		r = dns_add(&recs, &n, "srv", "SRV", ep[i].srv, domain);

@@ -1,8 +1,9 @@
 /*
  * dnsrecords.h: what a hosted domain publishes in the DNS, and the one
  * model of the mail services clients use (host, public ports, TLS
- * modes), shared by the API's client setup, its DNS records and the
- * coming autoconfig and panel. Depends on lib/ and, for the DKIM key,
+ * modes), shared by the API's client setup and Apple profiles, its
+ * DNS records, the autoconfiguration (webadmin/autoconfig.c) and the
+ * coming panel. Depends on lib/ and, for the DKIM key,
  * smtp/dkim.c.
  */
 #ifndef FACTEUR_DNSRECORDS_H
@@ -74,7 +75,8 @@ struct dns_record {
  * The records for domain (A-label): MX to the public host name, SPF,
  * DKIM (when the domain's key exists or can be made; else *warning_r
  * says why it is missing), DMARC, autoconfig and autodiscover CNAMEs,
- * and an SRV record per mail endpoint. *recs_r is malloc'ed; free with
+ * the _autodiscover._tcp SRV record (Outlook), and an SRV record per
+ * mail endpoint. *recs_r is malloc'ed; free with
  * dns_records_free.
  */
 void dns_records_build(const struct config *cfg, const char *domain,

@@ -745,7 +745,7 @@ def srv_servers(api, domain="example.com"):
     """The offered endpoints of the SRV records, by priority."""
     doc = api.ok("GET", "/api/v1/domains/%s/dns" % domain)
     out = []
-    for r in sorted((r for r in doc["records"] if r["type"] == "SRV"),
+    for r in sorted((r for r in doc["records"] if r["purpose"] == "srv"),
                     key=lambda r: r["priority"]):
         label = r["name"][:-len(domain) - 2]
         proto, tls = SRV_LABELS[label]
@@ -761,7 +761,12 @@ def test_dns_records_for_clients(facteur, api):
         r = names[("%s.example.com." % label, "CNAME")]
         assert r["target"] == HOSTNAME + "."
     labels = sorted(r["name"] for r in doc["records"] if r["type"] == "SRV")
-    assert labels == sorted("%s.example.com." % x for x in SRV_LABELS)
+    assert labels == sorted("%s.example.com." % x for x in
+                            list(SRV_LABELS) + ["_autodiscover._tcp"])
+    # Outlook's SRV lookup leads to the https listener.
+    r = names[("_autodiscover._tcp.example.com.", "SRV")]
+    assert (r["priority"], r["weight"], r["port"], r["target"]) == (
+        0, 1, facteur.api_port, HOSTNAME + ".")
     assert not any("_smtps" in r["name"] for r in doc["records"])
     # SRV targets name the host itself (RFC 2782: not a CNAME).
     assert {s[1] for s in servers} == {HOSTNAME}

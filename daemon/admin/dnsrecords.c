@@ -41,6 +41,7 @@ mail_endpoints(const struct config *cfg,
 		e->protocol = mail_endpoint_defs[i].protocol;
 		e->svc = mail_endpoint_defs[i].svc;
 		e->security = mail_endpoint_defs[i].security;
+		e->implicit_tls = cfg->listeners[e->svc].implicit_tls;
 		e->srv = mail_endpoint_defs[i].srv;
 		e->incoming = mail_endpoint_defs[i].incoming;
 		e->srv_priority = mail_endpoint_defs[i].srv_priority;
@@ -48,6 +49,52 @@ mail_endpoints(const struct config *cfg,
 		e->offered = cfg->listeners[e->svc].enabled;
 	}
 	return MAIL_ENDPOINTS;
+}
+
+const struct mail_endpoint *
+mail_endpoint_preferred(const struct mail_endpoint ep[MAIL_ENDPOINTS],
+    const char *protocol)
+{
+	for (unsigned i = 0; i < MAIL_ENDPOINTS; i++) {
+		if (ep[i].offered && strcmp(ep[i].protocol, protocol) == 0)
+			return &ep[i];
+	}
+	return NULL;
+}
+
+void
+mail_https_base(const struct config *cfg, char *out, size_t outsize)
+{
+	unsigned port = config_public_port(cfg, SVC_HTTPS);
+
+	if (port == 443)
+		str_printf(out, outsize, "https://%s", cfg->hostname);
+	else
+		str_printf(out, outsize, "https://%s:%u", cfg->hostname, port);
+}
+
+void
+mail_uuid(const char *seed, char out[37])
+{
+	static const char digits[] = "0123456789ABCDEF";
+	char hex[65];
+	size_t o = 0;
+
+	if (service_token_hash(seed, strlen(seed), hex) < 0)
+		memset(hex, '0', 64);
+	for (unsigned i = 0; i < 32; i++) {
+		unsigned v = (unsigned)(hex[i] <= '9' ? hex[i] - '0' :
+		    hex[i] - 'a' + 10);
+
+		if (i == 12)
+			v = 8;			/* version */
+		else if (i == 16)
+			v = 8 | (v & 3);	/* variant 10xx */
+		if (i == 8 || i == 12 || i == 16 || i == 20)
+			out[o++] = '-';
+		out[o++] = digits[v];
+	}
+	out[o] = '\0';
 }
 
 static struct dns_record *
@@ -109,6 +156,17 @@ dns_records_build(const struct config *cfg, const char *domain,
 	r = dns_add(&recs, &n, "autodiscover", "CNAME", "autodiscover",
 	    domain);
 	str_lcpy(r->target, host, sizeof(r->target));
+	/* Outlook's next try when autodiscover.DOMAIN does not answer
+	 * (MS-OXDISCO 3.1.5.1): the https listener, on the host's name. */
+	r = dns_add(&recs, &n, "autodiscover", "SRV", "_autodiscover._tcp",
+	    domain);
+	if (cfg->listeners[SVC_HTTPS].enabled) {
+		r->weight = 1;
+		r->port = config_public_port(cfg, SVC_HTTPS);
+		str_lcpy(r->target, host, sizeof(r->target));
+	} else {
+		str_lcpy(r->target, ".", sizeof(r->target));
+	}
 	mail_endpoints(cfg, ep);
 	for (unsigned i = 0; i < MAIL_ENDPOINTS; i++) {
 		r = dns_add(&recs, &n, "srv", "SRV", ep[i].srv, domain);

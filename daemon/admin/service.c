@@ -14,6 +14,8 @@
 #include <ftw.h>
 #include <limits.h>
 
+#include <openssl/cms.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -904,4 +906,64 @@ service_cert_info(const char *path, struct service_cert *c,
 	c->not_before = service_asn1_time(X509_get0_notBefore(x));
 	X509_free(x);
 	return DB_OK;
+}
+
+int
+service_cms_sign(const struct config *cfg, const void *data, size_t len,
+    unsigned char **out_r, size_t *len_r, struct service_error *err)
+{
+	STACK_OF(X509) *chain = NULL;
+	X509 *cert = NULL, *extra;
+	EVP_PKEY *key = NULL;
+	CMS_ContentInfo *cms = NULL;
+	BIO *in = NULL, *out = NULL;
+	FILE *f;
+	char *mem;
+	long n;
+	int ret = DB_ERROR;
+
+	*out_r = NULL;
+	*len_r = 0;
+	/* The certificate file may hold the chain after the certificate. */
+	if ((f = fopen(cfg->tls_cert, "r")) == NULL)
+		return service_fail(err, DB_ERROR, NULL, strerror(errno));
+	cert = PEM_read_X509(f, NULL, NULL, NULL);
+	chain = sk_X509_new_null();
+	while (cert != NULL && chain != NULL &&
+	    (extra = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
+		sk_X509_push(chain, extra);
+	fclose(f);
+	if ((f = fopen(cfg->tls_key, "r")) != NULL) {
+		key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	ERR_clear_error();
+	if (cert == NULL || key == NULL || chain == NULL) {
+		service_fail(err, DB_ERROR, NULL, cert == NULL ?
+		    "cannot read the certificate" : "cannot read the key");
+		goto out;
+	}
+	/* The content embedded (not detached), as Apple devices expect. */
+	if (len > INT_MAX ||
+	    (in = BIO_new_mem_buf(data, (int)len)) == NULL ||
+	    (cms = CMS_sign(cert, key, chain, in, CMS_BINARY)) == NULL ||
+	    (out = BIO_new(BIO_s_mem())) == NULL ||
+	    i2d_CMS_bio(out, cms) != 1 ||
+	    (n = BIO_get_mem_data(out, &mem)) <= 0) {
+		ERR_clear_error();
+		service_fail(err, DB_ERROR, NULL, "cannot sign");
+		goto out;
+	}
+	*out_r = xmalloc((size_t)n);
+	memcpy(*out_r, mem, (size_t)n);
+	*len_r = (size_t)n;
+	ret = DB_OK;
+out:
+	BIO_free(in);
+	BIO_free(out);
+	CMS_ContentInfo_free(cms);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	sk_X509_pop_free(chain, X509_free);
+	return ret;
 }

@@ -139,6 +139,15 @@ struct service_cert {
 };
 int service_cert_info(const char *path, struct service_cert *c_r,
     struct service_error *err);
+/*
+ * Signs data with the HTTPS certificate and key (cfg->tls_cert, whose
+ * further certificates are the chain, and cfg->tls_key): a CMS
+ * SignedData with the content embedded, DER (RFC 5652), as a signed
+ * Apple configuration profile is. *out_r is malloc'ed.
+ */
+int service_cms_sign(const struct config *cfg, const void *data,
+    size_t len, unsigned char **out_r, size_t *len_r,
+    struct service_error *err);
 
 /* Creates an API token; the secret (shown once) into secret_r (size >
  * SERVICE_TOKEN_SECRET_LEN). ndomains > 0 restricts it to those domains

@@ -175,15 +175,17 @@ api_bind(const struct config *cfg, struct api_server **srv_r,
 
 /* ---- responses ---- */
 
+/* text (malloc'ed, or NULL) of len bytes; len 0: strlen(text). */
 static struct MHD_Response *
-api_response_new(const char *type, char *text, const char *hname,
-    const char *hvalue)
+api_response_new(const char *type, char *text, size_t len,
+    const char *hname, const char *hvalue)
 {
 	struct MHD_Response *resp;
 
-	resp = MHD_create_response_from_buffer(text != NULL ? strlen(text) :
-	    0, text, text != NULL ? MHD_RESPMEM_MUST_FREE :
-	    MHD_RESPMEM_PERSISTENT);
+	if (text != NULL && len == 0)
+		len = strlen(text);
+	resp = MHD_create_response_from_buffer(len, text, text != NULL ?
+	    MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (resp == NULL) {
 		free(text);
 		return NULL;
@@ -232,23 +234,26 @@ api_response_make(struct api_req *req, const char *hname, const char *hvalue)
 		}
 		text = json_dumps(doc, JSON_COMPACT);
 		json_decref(doc);
-		resp = api_response_new("application/problem+json", text,
+		resp = api_response_new("application/problem+json", text, 0,
 		    hname, hvalue);
 	} else if (req->text != NULL) {
-		resp = api_response_new(req->text_type, req->text, hname,
-		    hvalue);
+		resp = api_response_new(req->text_type, req->text,
+		    req->text_len, hname, hvalue);
 		req->text = NULL;
 	} else if (req->out == NULL) {
-		resp = api_response_new(NULL, NULL, hname, hvalue);
+		resp = api_response_new(NULL, NULL, 0, hname, hvalue);
 	} else {
 		text = json_dumps(req->out, JSON_COMPACT);
 		json_decref(req->out);
 		req->out = NULL;
-		resp = api_response_new("application/json", text, hname,
+		resp = api_response_new("application/json", text, 0, hname,
 		    hvalue);
 	}
 	if (resp == NULL)
 		return NULL;
+	if (req->code == NULL && req->header_name != NULL)
+		MHD_add_response_header(resp, req->header_name,
+		    req->header_value);
 	if (req->retry_after > 0) {
 		str_printf(retry, sizeof(retry), "%u", req->retry_after);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER,

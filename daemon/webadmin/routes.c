@@ -12,6 +12,7 @@
 #include "app.h"
 #include "auth/auth.h"
 #include "lib/addr.h"
+#include "lib/buf.h"
 #include "lib/log.h"
 #include "webadmin/routes.h"
 
@@ -56,6 +57,8 @@ api_problem(struct api_req *req, unsigned status, const char *code,
 	req->out = NULL;
 	free(req->text);
 	req->text = NULL;
+	req->text_len = 0;
+	req->header_name = NULL;
 }
 
 void
@@ -823,22 +826,52 @@ api_mailbox_put(struct api_req *req)
 	req->out = api_mailbox_json(&m);
 }
 
-static json_t *
-api_setup_entry(const struct config *cfg, const struct mail_endpoint *e)
+/* s percent-encoded for a URL: RFC 3986 unreserved characters stay,
+ * and '@' when keep_at (a path segment); truncated to outsize. */
+static void
+api_url_encode(const char *s, bool keep_at, char *out, size_t outsize)
 {
-	return json_pack("{s:s, s:s, s:i, s:s}", "protocol", e->protocol,
+	static const char digits[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0';
+	    p++) {
+		bool plain = (*p >= 'a' && *p <= 'z') ||
+		    (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("-._~", *p) != NULL || (keep_at && *p == '@');
+
+		if (o + (plain ? 1 : 3) >= outsize)
+			break;
+		if (plain) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '%';
+			out[o++] = digits[*p >> 4];
+			out[o++] = digits[*p & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+static json_t *
+api_setup_entry(const struct config *cfg, const struct mail_endpoint *e,
+    bool preferred)
+{
+	return json_pack("{s:s, s:s, s:i, s:s, s:b}", "protocol", e->protocol,
 	    "host", cfg->hostname, "port", (int)e->port, "security",
-	    e->security);
+	    e->security, "preferred", preferred);
 }
 
 static void
 api_client_setup(struct api_req *req)
 {
 	const struct config *cfg = req->ctx->cfg;
-	char addr[ADDR_MAX + 1];
+	char addr[ADDR_MAX + 1], enc[3 * ADDR_MAX + 1], base[300];
+	char url[sizeof(enc) + 2 * sizeof(base)], port[16] = "";
 	struct db_mailbox m;
 	struct mail_endpoint ep[MAIL_ENDPOINTS];
 	const char *error = NULL;
+	bool first_in = true, first_out = true;
 	json_t *in, *out;
 	int ret;
 
@@ -848,19 +881,245 @@ api_client_setup(struct api_req *req)
 		api_problem_db(req, ret, NULL, error);
 		return;
 	}
-	/* The endpoints the DNS SRV records announce too, implicit TLS
-	 * first (RFC 8314 3.3); only those offered here. */
+	/* The endpoints the DNS SRV records and the autoconfiguration
+	 * announce too, implicit TLS first (RFC 8314 3.3); only those
+	 * offered here. The first of each list is the preferred one. */
 	mail_endpoints(cfg, ep);
 	in = json_array();
 	out = json_array();
 	for (unsigned i = 0; i < MAIL_ENDPOINTS; i++) {
-		if (ep[i].offered)
-			json_array_append_new(ep[i].incoming ? in : out,
-			    api_setup_entry(cfg, &ep[i]));
+		bool *first = ep[i].incoming ? &first_in : &first_out;
+
+		if (!ep[i].offered)
+			continue;
+		json_array_append_new(ep[i].incoming ? in : out,
+		    api_setup_entry(cfg, &ep[i], *first));
+		*first = false;
 	}
 	req->out = json_pack("{s:s, s:s, s:o, s:o}", "user", m.address,
 	    "authentication", "password-cleartext", "incoming", in,
 	    "outgoing", out);
+	/* Where clients configure themselves (autoconfig.c), and the Apple
+	 * profile (needs the same sign-in as this answer). */
+	if (config_public_port(cfg, SVC_HTTPS) != 443)
+		str_printf(port, sizeof(port), ":%u",
+		    config_public_port(cfg, SVC_HTTPS));
+	api_url_encode(m.address, false, enc, sizeof(enc));
+	str_printf(url, sizeof(url), "https://autoconfig.%s%s/mail/"
+	    "config-v1.1.xml?emailaddress=%s", m.domain, port, enc);
+	json_object_set_new(req->out, "autoconfig_url", json_string(url));
+	mail_https_base(cfg, base, sizeof(base));
+	api_url_encode(m.address, true, enc, sizeof(enc));
+	str_printf(url, sizeof(url), "%s/api/v1/mailboxes/%s/mobileconfig",
+	    base, enc);
+	json_object_set_new(req->out, "mobileconfig_url", json_string(url));
+}
+
+/* ---- Apple configuration profile ---- */
+
+#define API_PROFILE_NAME_MAX 128
+
+static void
+api_plist_key(struct buf *b, unsigned indent, const char *key)
+{
+	for (unsigned i = 0; i < indent; i++)
+		buf_append(b, "\t", 1);
+	buf_append_str(b, "<key>");
+	buf_append_xml(b, key, strlen(key));
+	buf_append_str(b, "</key>\n");
+	for (unsigned i = 0; i < indent; i++)
+		buf_append(b, "\t", 1);
+}
+
+static void
+api_plist_string(struct buf *b, unsigned indent, const char *key,
+    const char *value)
+{
+	api_plist_key(b, indent, key);
+	buf_append_str(b, "<string>");
+	buf_append_xml(b, value, strlen(value));
+	buf_append_str(b, "</string>\n");
+}
+
+static void
+api_plist_int(struct buf *b, unsigned indent, const char *key, unsigned v)
+{
+	api_plist_key(b, indent, key);
+	buf_printf(b, "<integer>%u</integer>\n", v);
+}
+
+static void
+api_plist_bool(struct buf *b, unsigned indent, const char *key, bool v)
+{
+	api_plist_key(b, indent, key);
+	buf_append_str(b, v ? "<true/>\n" : "<false/>\n");
+}
+
+/*
+ * The profile (Apple's com.apple.mail.managed payload in a
+ * Configuration): the preferred incoming endpoint (IMAP, else POP3) and
+ * the preferred SMTP one, so implicit TLS whenever it is enabled, which
+ * is what *UseSSL means (a profile cannot ask for STARTTLS). No password:
+ * the device asks for it. Identifiers and UUIDs derive from the host
+ * name and the address, so that installing it again replaces it.
+ */
+static void
+api_profile_build(const struct config *cfg, const char *addr,
+    const char *name, const struct mail_endpoint *in,
+    const struct mail_endpoint *out, struct buf *b)
+{
+	char ident[400], account[420], seed[ADDR_MAX + 400], hex[65];
+	char uuid[37], account_uuid[37], text[ADDR_MAX + 64];
+	const char *label;
+	size_t n = 0;
+
+	/* Reverse-DNS: the host name reversed, then a digest of the
+	 * address (which may hold anything a local part allows). */
+	for (const char *end = cfg->hostname + strlen(cfg->hostname);
+	    end > cfg->hostname;) {
+		const char *dot = end;
+
+		while (dot > cfg->hostname && dot[-1] != '.')
+			dot--;
+		if (n > 0 && n + 1 < sizeof(ident))
+			ident[n++] = '.';
+		for (label = dot; label < end && n + 1 < sizeof(ident);
+		    label++)
+			ident[n++] = *label;
+		end = dot > cfg->hostname ? dot - 1 : dot;
+	}
+	ident[n] = '\0';
+	str_printf(seed, sizeof(seed), "mobileconfig\n%s\n%s", cfg->hostname,
+	    addr);
+	if (service_token_hash(seed, strlen(seed), hex) < 0)
+		memset(hex, '0', 64);
+	str_printf(ident + n, sizeof(ident) - n, ".email.%.16s", hex);
+	str_printf(account, sizeof(account), "%s.account", ident);
+	str_printf(seed, sizeof(seed), "mobileconfig-profile\n%s\n%s",
+	    cfg->hostname, addr);
+	mail_uuid(seed, uuid);
+	str_printf(seed, sizeof(seed), "mobileconfig-account\n%s\n%s",
+	    cfg->hostname, addr);
+	mail_uuid(seed, account_uuid);
+
+	buf_append_str(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" "
+	    "\"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
+	    "<plist version=\"1.0\">\n<dict>\n");
+	api_plist_key(b, 1, "PayloadContent");
+	buf_append_str(b, "<array>\n\t\t<dict>\n");
+	api_plist_string(b, 3, "EmailAccountDescription", addr);
+	if (name != NULL && name[0] != '\0')
+		api_plist_string(b, 3, "EmailAccountName", name);
+	api_plist_string(b, 3, "EmailAccountType", strcmp(in->protocol,
+	    "imap") == 0 ? "EmailTypeIMAP" : "EmailTypePOP");
+	api_plist_string(b, 3, "EmailAddress", addr);
+	api_plist_string(b, 3, "IncomingMailServerAuthentication",
+	    "EmailAuthPassword");
+	api_plist_string(b, 3, "IncomingMailServerHostName", cfg->hostname);
+	api_plist_int(b, 3, "IncomingMailServerPortNumber", in->port);
+	api_plist_bool(b, 3, "IncomingMailServerUseSSL", in->implicit_tls);
+	api_plist_string(b, 3, "IncomingMailServerUsername", addr);
+	api_plist_string(b, 3, "OutgoingMailServerAuthentication",
+	    "EmailAuthPassword");
+	api_plist_string(b, 3, "OutgoingMailServerHostName", cfg->hostname);
+	api_plist_int(b, 3, "OutgoingMailServerPortNumber", out->port);
+	api_plist_bool(b, 3, "OutgoingMailServerUseSSL", out->implicit_tls);
+	api_plist_string(b, 3, "OutgoingMailServerUsername", addr);
+	api_plist_bool(b, 3, "OutgoingPasswordSameAsIncomingPassword", true);
+	str_printf(text, sizeof(text), "Configures the mail account %s",
+	    addr);
+	api_plist_string(b, 3, "PayloadDescription", text);
+	api_plist_string(b, 3, "PayloadDisplayName", addr);
+	api_plist_string(b, 3, "PayloadIdentifier", account);
+	api_plist_string(b, 3, "PayloadType", "com.apple.mail.managed");
+	api_plist_string(b, 3, "PayloadUUID", account_uuid);
+	api_plist_int(b, 3, "PayloadVersion", 1);
+	api_plist_bool(b, 3, "PreventAppSheet", false);
+	api_plist_bool(b, 3, "PreventMove", false);
+	api_plist_bool(b, 3, "SMIMEEnabled", false);
+	buf_append_str(b, "\t\t</dict>\n\t</array>\n");
+	str_printf(text, sizeof(text), "Mail settings for %s", addr);
+	api_plist_string(b, 1, "PayloadDescription", text);
+	str_printf(text, sizeof(text), "%s mail account", addr);
+	api_plist_string(b, 1, "PayloadDisplayName", text);
+	api_plist_string(b, 1, "PayloadIdentifier", ident);
+	api_plist_string(b, 1, "PayloadOrganization", cfg->hostname);
+	api_plist_bool(b, 1, "PayloadRemovalDisallowed", false);
+	api_plist_string(b, 1, "PayloadType", "Configuration");
+	api_plist_string(b, 1, "PayloadUUID", uuid);
+	api_plist_int(b, 1, "PayloadVersion", 1);
+	buf_append_str(b, "</dict>\n</plist>\n");
+}
+
+static void
+api_mobileconfig(struct api_req *req)
+{
+	const struct config *cfg = req->ctx->cfg;
+	struct service_error err = { 0 };
+	struct mail_endpoint ep[MAIL_ENDPOINTS];
+	const struct mail_endpoint *in, *out;
+	const char *name = api_query(req, "name"), *error = NULL;
+	char addr[ADDR_MAX + 1], fname[ADDR_MAX + 1];
+	struct db_mailbox m;
+	unsigned char *der;
+	size_t derlen;
+	struct buf b;
+	bool sign = true;
+	int ret;
+
+	if (api_address_param(req, false, addr, sizeof(addr)) < 0)
+		return;
+	if ((ret = db_mailbox_get(req->db, addr, &m, &error)) != DB_OK) {
+		api_problem_db(req, ret, NULL, error);
+		return;
+	}
+	if (name != NULL && (strlen(name) > API_PROFILE_NAME_MAX ||
+	    !utf8_valid(name, strlen(name)))) {
+		api_problem(req, 400, "invalid_field", "name", "name: at most "
+		    "%d characters of UTF-8", API_PROFILE_NAME_MAX);
+		return;
+	}
+	if (api_query(req, "signed") != NULL &&
+	    api_bool_query(req, "signed", &sign) < 0)
+		return;
+	mail_endpoints(cfg, ep);
+	if ((in = mail_endpoint_preferred(ep, "imap")) == NULL)
+		in = mail_endpoint_preferred(ep, "pop3");
+	if (in == NULL || (out = mail_endpoint_preferred(ep, "smtp")) ==
+	    NULL) {
+		api_problem(req, 404, "not_found", NULL, "no %s mail service "
+		    "is enabled", in == NULL ? "incoming" : "outgoing");
+		return;
+	}
+	buf_init(&b);
+	api_profile_build(cfg, m.address, name, in, out, &b);
+	if (sign) {
+		ret = service_cms_sign(cfg, b.data, b.len, &der, &derlen, &err);
+		buf_deinit(&b);
+		if (ret != DB_OK) {
+			api_problem(req, 500, "internal", NULL, "cannot sign "
+			    "the profile: %s", err.detail);
+			return;
+		}
+		req->text = (char *)der;
+		req->text_len = derlen;
+	} else {
+		req->text = b.data;
+		req->text_len = b.len;
+	}
+	req->text_type = "application/x-apple-aspen-config";
+	/* The file name: the address, with what a quoted local part may
+	 * hold beyond letters, digits and ".@+_-" as '_'. */
+	str_lcpy(fname, m.address, sizeof(fname));
+	for (char *p = fname; *p != '\0'; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr(".@+_-", *p) != NULL))
+			*p = '_';
+	}
+	req->header_name = "Content-Disposition";
+	str_printf(req->header_value, sizeof(req->header_value),
+	    "attachment; filename=\"%s.mobileconfig\"", fname);
 }
 
 static int
@@ -1712,7 +1971,13 @@ const struct api_route api_routes[] = {
 	    "to deleted/)", NULL },
 	{ "GET", "/api/v1/mailboxes/{address}/client-setup", R | M, NULL,
 	    api_client_setup, 200, "Servers, ports and TLS modes for a "
-	    "mail client", NULL },
+	    "mail client (the preferred ones flagged), and the "
+	    "autoconfiguration and Apple profile URLs", NULL },
+	{ "GET", "/api/v1/mailboxes/{address}/mobileconfig", R | M, NULL,
+	    api_mobileconfig, 200, "Apple configuration profile "
+	    "(.mobileconfig): the preferred IMAP and SMTP endpoints, no "
+	    "password; signed (CMS) with the HTTPS certificate unless "
+	    "?signed=false; ?name= is the sender's name", "name,signed" },
 	{ "GET", "/api/v1/aliases/{source}", R, NULL, api_alias_get, 200,
 	    "Get an alias", NULL },
 	{ "PUT", "/api/v1/aliases/{source}", W, api_f_alias_update,
@@ -1762,6 +2027,24 @@ const size_t api_routes_count = ARRAY_SIZE(api_routes);
 
 /* ---- OpenAPI ---- */
 
+/* The media type of a route's successful answer. */
+static const char *
+api_route_media(const struct api_route *r)
+{
+	static const struct {
+		const char *pattern, *media;
+	} other[] = {
+		{ "/api/v1/mailboxes/{address}/mobileconfig",
+		    "application/x-apple-aspen-config" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(other); i++) {
+		if (strcmp(r->pattern, other[i].pattern) == 0)
+			return other[i].media;
+	}
+	return "application/json";
+}
+
 static json_t *
 api_openapi_operation(const struct api_route *r)
 {
@@ -1782,7 +2065,8 @@ api_openapi_operation(const struct api_route *r)
 	for (p = r->query; p != NULL && *p != '\0';) {
 		size_t len = strcspn(p, ",");
 		const char *type = strncmp(p, "limit", len) == 0 ? "integer" :
-		    strncmp(p, "force", len) == 0 ? "boolean" : "string";
+		    strncmp(p, "force", len) == 0 ||
+		    strncmp(p, "signed", len) == 0 ? "boolean" : "string";
 
 		json_array_append_new(params, json_pack("{s:s%, s:s, s:b, "
 		    "s:{s:s}}", "name", p, len, "in", "query", "required", 0,
@@ -1821,7 +2105,7 @@ api_openapi_operation(const struct api_route *r)
 	json_object_set_new(responses, code, r->success == 204 ?
 	    json_pack("{s:s}", "description", "Done") :
 	    json_pack("{s:s, s:{s:{}}}", "description", "OK", "content",
-	    "application/json"));
+	    api_route_media(r)));
 	json_object_set_new(responses, "default", json_pack("{s:s, "
 	    "s:{s:{s:{s:s}}}}", "description", "Error (RFC 9457)", "content",
 	    "application/problem+json", "schema", "$ref",

@@ -71,7 +71,12 @@ struct api_req {
 	unsigned status;		/* 200 unless set */
 	json_t *out;			/* document (owned), or NULL */
 	char *text;			/* or a text body (malloc'ed) */
+	size_t text_len;		/* its length; 0: strlen(text) */
 	const char *text_type;		/* its Content-Type */
+	/* One more header of a successful response (Content-Disposition),
+	 * or NULL; a problem drops it. */
+	const char *header_name;
+	char header_value[512];
 	const char *code;		/* set by api_problem */
 	const char *field;
 	char detail[512];

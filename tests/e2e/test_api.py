@@ -472,6 +472,7 @@ def test_openapi_names_every_route(api):
             ("PUT", "/api/v1/mailboxes/{address}"),
             ("DELETE", "/api/v1/mailboxes/{address}"),
             ("GET", "/api/v1/mailboxes/{address}/client-setup"),
+            ("GET", "/api/v1/mailboxes/{address}/mobileconfig"),
             ("DELETE", "/api/v1/aliases/{source}"),
             ("GET", "/api/openapi.json"),
             # sessions, self service
@@ -515,18 +516,26 @@ def test_client_setup_matches_config(facteur, api):
     assert doc["user"] == box
     assert doc["incoming"] == [
         {"protocol": "imap", "host": HOSTNAME, "port": 993 + off,
-         "security": "ssl/tls"},
+         "security": "ssl/tls", "preferred": True},
         {"protocol": "imap", "host": HOSTNAME, "port": 143 + off,
-         "security": "starttls"},
+         "security": "starttls", "preferred": False},
         {"protocol": "pop3", "host": HOSTNAME, "port": 995 + off,
-         "security": "ssl/tls"},
+         "security": "ssl/tls", "preferred": False},
         {"protocol": "pop3", "host": HOSTNAME, "port": 110 + off,
-         "security": "starttls"}]
+         "security": "starttls", "preferred": False}]
     assert doc["outgoing"] == [
         {"protocol": "smtp", "host": HOSTNAME, "port": 465 + off,
-         "security": "ssl/tls"},
+         "security": "ssl/tls", "preferred": True},
         {"protocol": "smtp", "host": HOSTNAME, "port": 587 + off,
-         "security": "starttls"}]
+         "security": "starttls", "preferred": False}]
+    # Where clients configure themselves (section 9 of the
+    # autoconfiguration notes), with the address encoded.
+    assert doc["autoconfig_url"] == (
+        "https://autoconfig.example.com:%d/mail/config-v1.1.xml"
+        "?emailaddress=%s" % (facteur.api_port, box.replace("@", "%40")))
+    assert doc["mobileconfig_url"] == (
+        "https://%s:%d/api/v1/mailboxes/%s/mobileconfig" % (
+            HOSTNAME, facteur.api_port, box))
 
 
 def test_client_setup_public_ports(facteur_factory):
@@ -538,7 +547,7 @@ def test_client_setup_public_ports(facteur_factory):
     a = API(fx, make_token(fx, "t"))
     box = fx.add_mailbox()
     doc = a.ok("GET", "/api/v1/mailboxes/%s/client-setup" % box)
-    assert [(e["port"], e["security"]) for e in doc["incoming"]] == [
-        (995, "ssl/tls")]
+    assert [(e["port"], e["security"], e["preferred"])
+            for e in doc["incoming"]] == [(995, "ssl/tls", True)]
     assert [(e["port"], e["security"]) for e in doc["outgoing"]] == [
         (465, "ssl/tls"), (587 + fx.port_offset, "starttls")]

@@ -568,6 +568,65 @@ test_sessions(void)
 	done(&req);
 }
 
+/* The Apple profile: preferred endpoints, escaped values, stable
+ * identifiers (unsigned here: signing is tested end to end). */
+static void
+test_profile(void)
+{
+	const char *mc = "/api/v1/mailboxes/{address}/mobileconfig";
+	char *first;
+	struct api_req req;
+
+	CHECK(call(&req, "POST", "/api/v1/domains", NULL,
+	    "{\"name\": \"profile.example\"}") == 201);
+	done(&req);
+	CHECK(call(&req, "POST", "/api/v1/domains/{name}/mailboxes",
+	    "profile.example", "{\"local_part\": \"a&b'c\", \"password\": "
+	    "\"long-enough\"}") == 201);
+	done(&req);
+	call_query = "signed=false&name=B <x> \"q\"";
+	CHECK(call(&req, "GET", mc, "a&b'c@profile.example", NULL) == 200);
+	CHECK_STREQ(req.text_type, "application/x-apple-aspen-config");
+	CHECK_STREQ(req.header_name, "Content-Disposition");
+	CHECK_STREQ(req.header_value,
+	    "attachment; filename=\"a_b_c@profile.example.mobileconfig\"");
+	CHECK(req.text != NULL && req.text_len == strlen(req.text));
+	CHECK(strstr(req.text, "<string>a&amp;b&apos;c@profile.example"
+	    "</string>") != NULL);
+	CHECK(strstr(req.text, "<string>B &lt;x&gt; &quot;q&quot;</string>") !=
+	    NULL);
+	CHECK(strstr(req.text, "<key>IncomingMailServerPortNumber</key>\n"
+	    "\t\t\t<integer>993</integer>") != NULL);
+	CHECK(strstr(req.text, "<key>IncomingMailServerUseSSL</key>\n"
+	    "\t\t\t<true/>") != NULL);
+	CHECK(strstr(req.text, "<key>OutgoingMailServerPortNumber</key>\n"
+	    "\t\t\t<integer>465</integer>") != NULL);
+	CHECK(strstr(req.text, "<key>IncomingPassword</key>") == NULL);
+	first = req.text != NULL ? xstrdup(req.text) : xstrdup("");
+	done(&req);
+	/* The same document again, whatever the name: stable ids. */
+	call_query = "signed=0";
+	CHECK(call(&req, "GET", mc, "A&B'C@profile.example", NULL) == 200);
+	CHECK(req.text != NULL && strstr(first, strstr(req.text,
+	    "<key>EmailAccountType</key>")) != NULL);
+	free(first);
+	done(&req);
+	call_query = "signed=maybe";
+	CHECK(call(&req, "GET", mc, "a&b'c@profile.example", NULL) == 400);
+	CHECK_STREQ(req.field, "signed");
+	CHECK(req.header_name == NULL);
+	done(&req);
+	call_query = "signed=0&name=0123456789012345678901234567890123456789"
+	    "0123456789012345678901234567890123456789012345678901234567890123"
+	    "45678901234567890123456789";
+	CHECK(call(&req, "GET", mc, "a&b'c@profile.example", NULL) == 400);
+	CHECK_STREQ(req.field, "name");
+	done(&req);
+	call_query = "signed=0";
+	CHECK(call(&req, "GET", mc, "nobody@profile.example", NULL) == 404);
+	done(&req);
+}
+
 static void
 test_openapi(void)
 {
@@ -610,6 +669,7 @@ main(void)
 	test_domain_update();
 	test_dns();
 	test_sessions();
+	test_profile();
 	test_openapi();
 	db_close(&db);
 	str_printf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

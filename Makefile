@@ -52,12 +52,14 @@ WEBADMIN_SRC := daemon/admin/service.c daemon/admin/dnsrecords.c \
 	daemon/webadmin/routes.c daemon/webadmin/api.c daemon/webadmin/web.c \
 	daemon/webadmin/autoconfig.c daemon/webadmin/assets.c
 MAIN_SRC := daemon/main.c daemon/cli.c daemon/serve.c
-GEN_SRC := $(B)/gen/migrations.c
+GEN_SRC := $(B)/gen/migrations.c $(B)/gen/assets.c
+# The browser panel: every file under static/ is compiled in.
+ASSETS := $(sort $(shell find static -type f 2>/dev/null))
 
 SRC := $(LIB_SRC) $(AUTH_SRC) $(DB_SRC) $(STORE_SRC) $(NET_SRC) \
 	$(SMTP_SRC) $(DNS_SRC) $(POP3_SRC) $(IMAP_SRC) $(WEBADMIN_SRC) \
 	$(MAIN_SRC)
-OBJ := $(SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/migrations.o
+OBJ := $(SRC:%.c=$(B)/obj/%.o) $(GEN_SRC:$(B)/gen/%.c=$(B)/obj/gen/%.o)
 
 # Unit tests: each links its module and lib/ only.
 UNIT_TESTS := smtp_parser addr password config sasl pop3_parser mailbox auth sendlimit dns smtp_client dkim routes \
@@ -114,7 +116,7 @@ FUZZ_mime := $(UNIT_mime)
 REPLAY_BINS := $(FUZZ_TARGETS:%=$(B)/tests/replay_%)
 FUZZ_TIME ?= 60
 
-.PHONY: all deps run test test-unit test-e2e fuzz clean
+.PHONY: all deps run test test-unit test-e2e fuzz clean FORCE
 all: $(B)/facteur
 
 deps:
@@ -127,7 +129,7 @@ $(B)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/obj/gen/migrations.o: $(B)/gen/migrations.c | deps
+$(B)/obj/gen/%.o: $(B)/gen/%.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -135,6 +137,15 @@ $(B)/obj/gen/migrations.o: $(B)/gen/migrations.c | deps
 $(B)/gen/migrations.c: $(sort $(wildcard sql/*.sql)) tools/embed-sql.sh
 	@mkdir -p $(dir $@)
 	tools/embed-sql.sh $(sort $(wildcard sql/*.sql)) > $@.tmp && mv $@.tmp $@
+
+# So are the panel's files in static/ (the list is in the rule's inputs:
+# a file added or removed remakes it too, through the .list file).
+$(B)/gen/assets.list: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(ASSETS)' | cmp -s - $@ || echo '$(ASSETS)' > $@
+$(B)/gen/assets.c: $(ASSETS) $(B)/gen/assets.list tools/embed-assets.sh
+	@mkdir -p $(dir $@)
+	tools/embed-assets.sh static $(ASSETS) > $@.tmp && mv $@.tmp $@
 
 # A test is rebuilt when its module or any header it includes changes.
 .SECONDEXPANSION:

@@ -122,16 +122,20 @@ export function button(label, onclick, cls, attrs) {
 // The focus stays on the button, or on its successor when the list was
 // drawn again (same label), or else goes to the page's heading.
 export function actionButton(label, action, cls, attrs) {
+	// aria-disabled, not disabled: the button keeps the focus (and a
+	// dialog it opens gives the focus back to it).
 	const b = button(label, async () => {
+		if (b.getAttribute('aria-disabled') === 'true')
+			return;
 		const name = b.getAttribute('aria-label');
-		b.disabled = true;
+		b.setAttribute('aria-disabled', 'true');
 		b.setAttribute('aria-busy', 'true');
 		try {
 			await action(b);
 		} catch (e) {
 			notifyError(e, label);
 		} finally {
-			b.disabled = false;
+			b.removeAttribute('aria-disabled');
 			b.removeAttribute('aria-busy');
 			refocus(b, name);
 		}
@@ -311,7 +315,8 @@ export class Form {
 			    o.prefix) : null, input, o.suffix ? h('span',
 			    { class: 'suffix' }, o.suffix) : null) : input;
 			wrap = h('div', { class: 'field' + (o.wide ? ' wide' :
-			    '') }, label, control, hint, err);
+			    '') + (o.narrow ? ' narrow' : '') }, label, control,
+			    hint, err);
 		}
 		this.fields[name] = { input, err, wrap };
 		if (o.check)

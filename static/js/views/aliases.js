@@ -98,7 +98,7 @@ export function render({ domain, refresh }) {
 		replace(listBox, table({
 			caption: 'Aliases of ' + domain,
 			rows,
-			empty: 'No alias yet.',
+			empty: 'No alias yet: add one below.',
 			columns: [
 				{ label: 'Source', header: true, cell: (a) =>
 				    isCatchAll(a) ? [a.source, ' ',
@@ -154,6 +154,6 @@ export function render({ domain, refresh }) {
 
 	reload();
 	return h('div', {},
-	    card('Add an alias', add.el),
-	    card('Aliases', listBox, pg.el));
+	    card('Aliases', listBox, pg.el),
+	    card('Add an alias', add.el));
 }

@@ -45,11 +45,11 @@ function settings(d, onChange) {
 		},
 	});
 	f.add('default_quota', { label: 'Quota of new mailboxes',
-	    suffix: 'MiB', inputmode: 'decimal', size: '8',
+	    suffix: 'MiB', inputmode: 'decimal', size: '8', narrow: true,
 	    value: d.default_quota ? String(d.default_quota / fmt.MIB) : '0',
 	    hint: '0: unlimited', check: valid.mebibytes });
 	f.add('max_mailboxes', { label: 'Most mailboxes', inputmode: 'numeric',
-	    size: '6', value: String(d.max_mailboxes), hint: '0: no limit',
+	    size: '6', narrow: true, value: String(d.max_mailboxes), hint: '0: no limit',
 	    check: (v) => valid.count(v) });
 	return f.el;
 }

@@ -47,7 +47,7 @@ function quotaForm(m, onChange) {
 		},
 	});
 	f.add('quota', { label: 'Quota', suffix: 'MiB', inputmode: 'decimal',
-	    size: '8', value: String(m.quota / fmt.MIB), hint: '0: unlimited',
+	    size: '8', narrow: true, value: String(m.quota / fmt.MIB), hint: '0: unlimited',
 	    check: (v) => v === '' ? 'a size in MiB: a number, 0 for ' +
 	    'unlimited' : valid.mebibytes(v) });
 	return f.el;

@@ -88,7 +88,7 @@ export function render({ domain, refresh }) {
 			caption: 'Mailboxes of ' + domain,
 			rows,
 			empty: q ? 'No mailbox matches “' + q + '”.' :
-			    'No mailbox yet.',
+			    'No mailbox yet: add the first one below.',
 			columns: [
 				{ label: 'Address', header: true, cell: (m) =>
 				    h('a', { href: panelPath('mailboxes',
@@ -158,7 +158,7 @@ export function render({ domain, refresh }) {
 	    placeholder: 'name', required: true, check: valid.localPart });
 	const pw = passwordChoice(add, 'password');
 	add.add('quota', { label: 'Quota', suffix: 'MiB', inputmode: 'decimal',
-	    size: '8', hint: 'Empty: the domain\'s default. 0: unlimited.',
+	    size: '8', narrow: true, hint: 'Empty: the domain\'s default. 0: unlimited.',
 	    check: valid.mebibytes });
 
 	const search = new Form({
@@ -175,6 +175,6 @@ export function render({ domain, refresh }) {
 
 	reload();
 	return h('div', {},
-	    card('Add a mailbox', add.el, created),
-	    card('Mailboxes', search.el, listBox, pg.el));
+	    card('Mailboxes', search.el, listBox, pg.el),
+	    card('Add a mailbox', add.el, created));
 }

@@ -24,8 +24,8 @@ function serverRow(e, best) {
 	    cell('Server', 'host', h('code', {}, e.host)),
 	    cell('Port', 'port', String(e.port)),
 	    cell('Security', 'security', fmt.security(e.security)),
-	    h('td', { 'data-label': 'Recommended' }, e === best ?
-	    h('span', { class: 'badge on' }, 'recommended') : ''));
+	    e === best ? h('td', { 'data-label': 'Recommended' },
+	    h('span', { class: 'badge on' }, 'recommended')) : h('td'));
 }
 
 function servers(id, title, list, best) {

@@ -92,7 +92,7 @@ export function render() {
 	add.add('scope', { label: 'Scope', type: 'select', value: 'write',
 	    options: [['write', 'Read and write'], ['read', 'Read only']] });
 	add.add('expires_days', { label: 'Expires after', suffix: 'days',
-	    inputmode: 'numeric', size: '6', hint: 'Empty: never.',
+	    inputmode: 'numeric', size: '6', narrow: true, hint: 'Empty: never.',
 	    check: (v) => valid.count(v, 36500) });
 	add.add('domains', { label: 'Only these domains', wide: true,
 	    hint: 'Empty: all domains. Several: separated by commas.',

@@ -2,7 +2,8 @@
 #   make                          build build/facteur
 #   make SANITIZE=address,undefined   instrumented copy in build/sanitize/
 #   make run                      build and start an instance in ./var
-#   make test                     unit tests (C) then end-to-end tests (pytest)
+#   make test                     unit tests (C), end-to-end tests (pytest),
+#                                 then browser tests (chromium, playwright-core)
 
 .DEFAULT_GOAL := all
 SHELL := /bin/sh
@@ -116,7 +117,7 @@ FUZZ_mime := $(UNIT_mime)
 REPLAY_BINS := $(FUZZ_TARGETS:%=$(B)/tests/replay_%)
 FUZZ_TIME ?= 60
 
-.PHONY: all deps run test test-unit test-e2e fuzz clean FORCE
+.PHONY: all deps run test test-unit test-e2e test-browser fuzz clean FORCE
 all: $(B)/facteur
 
 deps:
@@ -177,7 +178,7 @@ run: $(B)/facteur
 	@mkdir -p var
 	$(B)/facteur serve --data-dir ./var --port-offset 10000
 
-test: test-unit test-e2e
+test: test-unit test-e2e test-browser
 
 test-unit: $(UNIT_BINS) $(REPLAY_BINS)
 	@rc=0; for t in $(UNIT_BINS); do $$t || rc=1; done; \
@@ -187,6 +188,17 @@ test-unit: $(UNIT_BINS) $(REPLAY_BINS)
 
 test-e2e: $(B)/facteur | deps
 	FACTEUR_BIN=$(abspath $(B)/facteur) $(PYTHON) -m pytest -q tests/e2e
+
+# The browser tests' npm packages (playwright-core, pinned in the lock
+# file), installed again when node_modules is missing or the lock changed.
+BROWSER := tests/browser
+$(BROWSER)/node_modules/.package-lock.json: $(BROWSER)/package-lock.json \
+		$(BROWSER)/package.json | deps
+	cd $(BROWSER) && npm ci --no-audit --no-fund
+	@touch $@
+
+test-browser: $(B)/facteur $(BROWSER)/node_modules/.package-lock.json | deps
+	FACTEUR_BIN=$(abspath $(B)/facteur) node $(BROWSER)/run.mjs
 
 clean:
 	rm -rf build

@@ -64,7 +64,7 @@ OBJ := $(SRC:%.c=$(B)/obj/%.o) $(GEN_SRC:$(B)/gen/%.c=$(B)/obj/gen/%.o)
 
 # Unit tests: each links its module and lib/ only.
 UNIT_TESTS := smtp_parser addr password config sasl pop3_parser mailbox auth sendlimit dns smtp_client dkim routes \
-	imap_parser mutf7 mime imap_fetch imap_search
+	imap_parser mutf7 mime imap_fetch imap_search assets
 UNIT_smtp_parser := daemon/smtp/smtp_parser.c daemon/lib/util.c
 UNIT_addr := daemon/lib/addr.c daemon/lib/punycode.c daemon/lib/util.c
 UNIT_password := daemon/auth/password.c daemon/lib/util.c
@@ -100,6 +100,8 @@ UNIT_routes := daemon/webadmin/routes.c daemon/admin/service.c \
 	daemon/lib/punycode.c daemon/lib/base64.c daemon/lib/buf.c \
 	daemon/lib/log.c daemon/lib/util.c $(B)/gen/migrations.c
 UNIT_sendlimit := daemon/smtp/sendlimit.c daemon/lib/util.c
+UNIT_assets := daemon/webadmin/assets.c daemon/webadmin/web.c \
+	daemon/lib/util.c $(B)/gen/assets.c
 UNIT_sasl := daemon/auth/sasl.c daemon/lib/base64.c daemon/lib/util.c
 UNIT_config := daemon/lib/config.c daemon/lib/addr.c daemon/lib/punycode.c \
 	daemon/lib/util.c

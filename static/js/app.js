@@ -58,13 +58,13 @@ function navItems() {
 	];
 }
 
-// The nav entry a page belongs to: its own, or Domains for a domain's
-// and a mailbox's pages.
+// The nav entry a page belongs to: its own, or Domains for a mailbox's
+// pages.
 function current(path, href) {
 	if (href === PREFIX + '/')
 		return path === PREFIX + '/' || path === PREFIX;
 	if (href === PREFIX + '/domains' && path.startsWith(PREFIX +
-	    '/mailboxes/') && !path.endsWith('/setup'))
+	    '/mailboxes/'))
 		return true;
 	return path === href || path.startsWith(href + '/');
 }

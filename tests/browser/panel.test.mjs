@@ -678,6 +678,43 @@ test('disabling, enabling and deleting ask and show the result',
 	    .body.enabled, true);
 });
 
+test('domain settings; a domain that is not empty is removed only when ' +
+    'asked twice', async () => {
+	const { page } = S.admin;
+	const old = 'old.example';
+	assert.equal((await apiJSON('POST', '/api/v1/domains', { name: old }))
+	    .status, 201);
+	assert.equal((await apiJSON('POST', '/api/v1/domains/' + old +
+	    '/mailboxes', { local_part: 'x', password: 'x password 1' }))
+	    .status, 201);
+	await page.goto('/panel/domains/' + old);
+	await page.getByText('Settings', { exact: true }).click();
+	const form = page.getByRole('form', { name: 'Domain settings' });
+	await form.getByLabel('Quota of new mailboxes').fill('-1');
+	await form.getByRole('button', { name: 'Save settings' }).click();
+	await form.getByText('a size in MiB').waitFor();
+	await form.getByLabel('Quota of new mailboxes').fill('100');
+	await form.getByLabel('Most mailboxes').fill('5');
+	await form.getByRole('button', { name: 'Save settings' }).click();
+	await status(page, 'Settings of ' + old + ' saved');
+	const d = (await apiJSON('GET', '/api/v1/domains/' + old)).body;
+	assert.equal(d.default_quota, 100 * 1024 * 1024);
+	assert.equal(d.max_mailboxes, 5);
+	await page.getByText('1 of at most 5').waitFor();
+	await page.goto('/panel/domains');
+	await page.getByRole('button', { name: 'Delete ' + old }).click();
+	const dialog = page.getByRole('dialog');
+	await dialog.getByRole('button', { name: 'Delete domain' }).click();
+	await page.getByRole('dialog', { name: old + ' is not empty' })
+	    .getByRole('button', { name: 'Delete everything' }).click();
+	await status(page, 'Domain ' + old + ' deleted');
+	assert.equal((await apiJSON('GET', '/api/v1/domains/' + old)).status,
+	    404);
+	await page.getByRole('table', { name: 'Domains' }).locator('tbody tr')
+	    .filter({ hasText: old }).waitFor({ state: 'detached' });
+	await checkLabels(page);
+});
+
 test('the queue lists a waiting message; retry and delete work',
     async () => {
 	const { page } = S.admin;

@@ -2,7 +2,8 @@
 #   make                          build build/facteur
 #   make SANITIZE=address,undefined   instrumented copy in build/sanitize/
 #   make run                      build and start an instance in ./var
-#   make test                     unit tests (C) then end-to-end tests (pytest)
+#   make test                     unit tests (C), end-to-end tests (pytest),
+#                                 then browser tests (chromium, playwright-core)
 
 .DEFAULT_GOAL := all
 SHELL := /bin/sh
@@ -52,16 +53,18 @@ WEBADMIN_SRC := daemon/admin/service.c daemon/admin/dnsrecords.c \
 	daemon/webadmin/routes.c daemon/webadmin/api.c daemon/webadmin/web.c \
 	daemon/webadmin/autoconfig.c daemon/webadmin/assets.c
 MAIN_SRC := daemon/main.c daemon/cli.c daemon/serve.c
-GEN_SRC := $(B)/gen/migrations.c
+GEN_SRC := $(B)/gen/migrations.c $(B)/gen/assets.c
+# The browser panel: every file under static/ is compiled in.
+ASSETS := $(sort $(shell find static -type f 2>/dev/null))
 
 SRC := $(LIB_SRC) $(AUTH_SRC) $(DB_SRC) $(STORE_SRC) $(NET_SRC) \
 	$(SMTP_SRC) $(DNS_SRC) $(POP3_SRC) $(IMAP_SRC) $(WEBADMIN_SRC) \
 	$(MAIN_SRC)
-OBJ := $(SRC:%.c=$(B)/obj/%.o) $(B)/obj/gen/migrations.o
+OBJ := $(SRC:%.c=$(B)/obj/%.o) $(GEN_SRC:$(B)/gen/%.c=$(B)/obj/gen/%.o)
 
 # Unit tests: each links its module and lib/ only.
 UNIT_TESTS := smtp_parser addr password config sasl pop3_parser mailbox auth sendlimit dns smtp_client dkim routes \
-	imap_parser mutf7 mime imap_fetch imap_search
+	imap_parser mutf7 mime imap_fetch imap_search assets
 UNIT_smtp_parser := daemon/smtp/smtp_parser.c daemon/lib/util.c
 UNIT_addr := daemon/lib/addr.c daemon/lib/punycode.c daemon/lib/util.c
 UNIT_password := daemon/auth/password.c daemon/lib/util.c
@@ -97,6 +100,8 @@ UNIT_routes := daemon/webadmin/routes.c daemon/admin/service.c \
 	daemon/lib/punycode.c daemon/lib/base64.c daemon/lib/buf.c \
 	daemon/lib/log.c daemon/lib/util.c $(B)/gen/migrations.c
 UNIT_sendlimit := daemon/smtp/sendlimit.c daemon/lib/util.c
+UNIT_assets := daemon/webadmin/assets.c daemon/webadmin/web.c \
+	daemon/lib/util.c $(B)/gen/assets.c
 UNIT_sasl := daemon/auth/sasl.c daemon/lib/base64.c daemon/lib/util.c
 UNIT_config := daemon/lib/config.c daemon/lib/addr.c daemon/lib/punycode.c \
 	daemon/lib/util.c
@@ -114,7 +119,7 @@ FUZZ_mime := $(UNIT_mime)
 REPLAY_BINS := $(FUZZ_TARGETS:%=$(B)/tests/replay_%)
 FUZZ_TIME ?= 60
 
-.PHONY: all deps run test test-unit test-e2e fuzz clean
+.PHONY: all deps run test test-unit test-e2e test-browser fuzz clean FORCE
 all: $(B)/facteur
 
 deps:
@@ -127,7 +132,7 @@ $(B)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/obj/gen/migrations.o: $(B)/gen/migrations.c | deps
+$(B)/obj/gen/%.o: $(B)/gen/%.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -135,6 +140,15 @@ $(B)/obj/gen/migrations.o: $(B)/gen/migrations.c | deps
 $(B)/gen/migrations.c: $(sort $(wildcard sql/*.sql)) tools/embed-sql.sh
 	@mkdir -p $(dir $@)
 	tools/embed-sql.sh $(sort $(wildcard sql/*.sql)) > $@.tmp && mv $@.tmp $@
+
+# So are the panel's files in static/ (the list is in the rule's inputs:
+# a file added or removed remakes it too, through the .list file).
+$(B)/gen/assets.list: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(ASSETS)' | cmp -s - $@ || echo '$(ASSETS)' > $@
+$(B)/gen/assets.c: $(ASSETS) $(B)/gen/assets.list tools/embed-assets.sh
+	@mkdir -p $(dir $@)
+	tools/embed-assets.sh static $(ASSETS) > $@.tmp && mv $@.tmp $@
 
 # A test is rebuilt when its module or any header it includes changes.
 .SECONDEXPANSION:
@@ -166,7 +180,7 @@ run: $(B)/facteur
 	@mkdir -p var
 	$(B)/facteur serve --data-dir ./var --port-offset 10000
 
-test: test-unit test-e2e
+test: test-unit test-e2e test-browser
 
 test-unit: $(UNIT_BINS) $(REPLAY_BINS)
 	@rc=0; for t in $(UNIT_BINS); do $$t || rc=1; done; \
@@ -176,6 +190,17 @@ test-unit: $(UNIT_BINS) $(REPLAY_BINS)
 
 test-e2e: $(B)/facteur | deps
 	FACTEUR_BIN=$(abspath $(B)/facteur) $(PYTHON) -m pytest -q tests/e2e
+
+# The browser tests' npm packages (playwright-core, pinned in the lock
+# file), installed again when node_modules is missing or the lock changed.
+BROWSER := tests/browser
+$(BROWSER)/node_modules/.package-lock.json: $(BROWSER)/package-lock.json \
+		$(BROWSER)/package.json | deps
+	cd $(BROWSER) && npm ci --no-audit --no-fund
+	@touch $@
+
+test-browser: $(B)/facteur $(BROWSER)/node_modules/.package-lock.json | deps
+	FACTEUR_BIN=$(abspath $(B)/facteur) node $(BROWSER)/run.mjs
 
 clean:
 	rm -rf build

@@ -112,7 +112,7 @@ serve_banner(const struct config *cfg)
 		{ SVC_IMAPS, "IMAP (implicit TLS)" },
 		{ SVC_POP3, "POP3 (STLS)" },
 		{ SVC_POP3S, "POP3 (implicit TLS)" },
-		{ SVC_HTTPS, "HTTPS (admin API)" },
+		{ SVC_HTTPS, "HTTPS (panel, API)" },
 		{ SVC_HTTP, "HTTP (to HTTPS)" },
 	};
 
@@ -128,6 +128,27 @@ serve_banner(const struct config *cfg)
 	}
 	printf("  Data directory       %s\n", cfg->data_dir);
 	printf("  Host name            %s\n", cfg->hostname);
+	if (cfg->listeners[SVC_HTTPS].enabled) {
+		const char *a = cfg->listeners[SVC_HTTPS].address;
+		unsigned port = config_listen_port(cfg, SVC_HTTPS);
+		char path[4096];
+
+		/* A wildcard address is reached on the loopback. */
+		if (strcmp(a, "0.0.0.0") == 0)
+			a = "127.0.0.1";
+		else if (strcmp(a, "::") == 0)
+			a = "[::1]";
+		if (port == 443)
+			printf("  Admin panel          https://%s/\n", a);
+		else
+			printf("  Admin panel          https://%s:%u/\n", a,
+			    port);
+		if (str_printf(path, sizeof(path), "%s/%s", cfg->data_dir,
+		    SERVICE_INITIAL_ADMIN_FILE) >= 0 &&
+		    access(path, F_OK) == 0)
+			printf("  First sign-in        admin, password in %s\n",
+			    path);
+	}
 	printf("Add a domain and a mailbox (in another terminal):\n");
 	printf("  build/facteur domain add example.com --data-dir %s\n",
 	    cfg->data_dir);

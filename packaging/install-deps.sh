@@ -26,7 +26,15 @@ swaks
 libnet-ssleay-perl
 libio-socket-ssl-perl
 curl
+chromium
+fonts-dejavu-core
 "
+
+# Node.js and npm run the browser tests (playwright-core, from npm, drives
+# Debian's chromium). A machine that has them already (another packaging
+# of Node.js, say) keeps its own: Debian's npm would replace it.
+command -v node >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs"
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
 
 # The unprivileged user `facteur serve` drops to when started as root.
 need_user=0

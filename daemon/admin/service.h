@@ -79,7 +79,8 @@ int service_deleted_purge(const struct config *cfg, int64_t older_than,
 /* Storage used by a mailbox's Maildir (0 when it has none). */
 uint64_t service_mailbox_usage(const struct config *cfg,
     const char *address);
-/* Sum of service_mailbox_usage over a domain's mailboxes. */
+/* Sum of service_mailbox_usage over a domain's mailboxes (domain NULL:
+ * every mailbox). */
 int service_domain_usage(struct db *db, const struct config *cfg,
     const char *domain, uint64_t *bytes_r, struct service_error *err);
 

@@ -304,6 +304,25 @@ api_domain_param(struct api_req *req, char *out, size_t outsize)
 /* ---- handlers ---- */
 
 
+/* The listeners, as the configuration has them (the panel's
+ * dashboard). */
+static json_t *
+api_status_listeners(const struct config *cfg)
+{
+	json_t *list = json_array();
+
+	for (unsigned s = 0; s < SVC_COUNT; s++) {
+		const struct config_listener *l = &cfg->listeners[s];
+
+		json_array_append_new(list, json_pack("{s:s, s:s, s:i, s:i, "
+		    "s:b, s:b}", "name", l->name, "address", l->address,
+		    "port", (int)config_listen_port(cfg, s), "public_port",
+		    (int)config_public_port(cfg, s), "implicit_tls",
+		    l->implicit_tls, "enabled", l->enabled));
+	}
+	return list;
+}
+
 static void
 api_status(struct api_req *req)
 {
@@ -312,6 +331,7 @@ api_status(struct api_req *req)
 	struct service_cert cert;
 	struct db_counts n;
 	const char *error = NULL;
+	uint64_t used = 0;
 	json_t *tls;
 	int ret;
 
@@ -338,6 +358,11 @@ api_status(struct api_req *req)
 	    "sessions", (json_int_t)n.sessions, "queue_messages",
 	    (json_int_t)n.queue_messages, "queue_recipients",
 	    (json_int_t)n.queue_recipients, "certificate", tls);
+	json_object_set_new(req->out, "listeners", api_status_listeners(cfg));
+	/* Every mailbox's Maildir (NULL: all domains). */
+	if (service_domain_usage(req->db, cfg, NULL, &used, &err) == DB_OK)
+		json_object_set_new(req->out, "storage_used",
+		    json_integer((json_int_t)used));
 }
 
 static int
@@ -1931,7 +1956,8 @@ const struct api_route api_routes[] = {
 	    api_self_password, 204, "Change one's own password (the current "
 	    "one is checked; other sessions end)", NULL },
 	{ "GET", "/api/v1/status", R, NULL, api_status, 200,
-	    "Version, uptime, counts and the certificate", NULL },
+	    "Version, uptime, counts, the certificate, the listeners "
+	    "and the storage used by all mailboxes", NULL },
 	{ "GET", "/api/v1/domains", R, NULL, api_domain_list, 200,
 	    "List domains (paginated)", PAGE },
 	{ "POST", "/api/v1/domains", A, api_f_domain,

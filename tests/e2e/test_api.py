@@ -127,11 +127,27 @@ def test_token_cli(facteur, api):
                        "admin").returncode == 2
 
 
-def test_status(api):
+def test_status(facteur, api):
     doc = api.ok("GET", "/api/v1/status")
     assert doc["version"]
     assert doc["uptime"] >= 0
     assert doc["counts"]["domains"] >= 1
+    # The listeners as configured, for the panel's dashboard.
+    byname = {l["name"]: l for l in doc["listeners"]}
+    assert byname["imaps"] == {"name": "imaps", "address": "127.0.0.1",
+                               "port": facteur.imaps_port,
+                               "public_port": facteur.imaps_port,
+                               "implicit_tls": True, "enabled": True}
+    assert byname["smtp"]["implicit_tls"] is False
+    assert len(byname) == 9
+    # Storage of every mailbox: grows with a delivered message.
+    before = doc["storage_used"]
+    box = facteur.add_mailbox()
+    c = facteur.connect()
+    c.send_message("a@example.org", [box], b"Subject: x\r\n\r\n" +
+                   b"y" * 5000 + b"\r\n").expect(250)
+    c.close()
+    assert api.ok("GET", "/api/v1/status")["storage_used"] >= before + 5000
 
 
 def test_domain_mailbox_alias_life_cycle(facteur, api):

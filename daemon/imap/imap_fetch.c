@@ -193,8 +193,9 @@ imap_fetch_add(struct imap_fetch *f, enum imap_fetch_att att,
 		it->name = name;
 		f->needs_store = true;
 		f->has_sections = true;
-		/* BODY[] and RFC822 are the file itself: no MIME parse */
-		if (sec->nparts > 0 || sec->kind != IMAP_SECT_ALL)
+		/* The message's own header and text (BODY[], RFC822,
+		 * HEADER.FIELDS...) need no MIME parse: only parts do. */
+		if (sec->nparts > 0)
 			f->needs_parse = true;
 		break;
 	}
@@ -525,6 +526,12 @@ imap_fetch_section_begin(struct imap_fetch *f, const struct imap_fetch_item *it,
 	if (sec->nparts == 0 && sec->kind == IMAP_SECT_ALL) {
 		data = f->map;
 		len = f->size;
+	} else if (sec->nparts == 0 && sec->kind != IMAP_SECT_MIME) {
+		size_t hlen = mime_header_len(f->map, f->size);
+		bool text = sec->kind == IMAP_SECT_TEXT;
+
+		data = f->map != NULL ? f->map + (text ? hlen : 0) : NULL;
+		len = text ? f->size - hlen : hlen;
 	} else if (mime_section(f->root, sec->part, sec->nparts,
 	    imap_fetch_mime_kind(sec->kind), &off, &len)) {
 		data = f->map != NULL ? f->map + off : NULL;

@@ -2316,6 +2316,7 @@ imap_fetch_work(void *arg)
 	job->all_done = imap_fetch_render(s->fetch, mb, &s->view, s->msgs,
 	    s->fetch_idx, s->fetch_n, s->fetch_seen, &s->fetch_out,
 	    IMAP_CHUNK);
+	store_cache_flush(mb);
 }
 
 static void

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -204,7 +205,15 @@ static void
 conn_readcb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
+	int one = 1;
 
+	/*
+	 * Acknowledge at once (Linux turns quick ACKs off again by itself):
+	 * a client whose last small write (an IMAP literal's CRLF, a DATA
+	 * terminator) waits on Nagle for our ACK would else wait for the
+	 * delayed-ACK timer, some 40 ms per command.
+	 */
+	setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 	if (c->paused || c->closing || !c->started)
 		return;
 	c->listener->conf.ops->input(c);
@@ -441,6 +450,13 @@ net_acceptcb(struct evconnlistener *evl, evutil_socket_t fd,
 		return;
 	}
 	evutil_make_socket_nonblocking(fd);
+	/* Replies are written whole; Nagle would hold a reply's last piece
+	 * (a FETCH's tagged line) for the client's delayed ACK. */
+	{
+		int one = 1;
+
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	c = xcalloc(1, sizeof(*c));
 	c->net = net;
 	c->listener = l;

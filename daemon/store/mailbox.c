@@ -35,6 +35,7 @@ struct store_mailbox {
 	char *maildir;
 	char *index_path;
 	struct mailindex *ix;	/* NULL after a failed recovery */
+	bool cache_txn;		/* cached FETCH items wait for a commit */
 };
 
 /* A file seen in new/ or cur/. */
@@ -406,6 +407,7 @@ store_mailbox_close(struct store_mailbox **mbp)
 
 	if (mb == NULL)
 		return;
+	store_cache_flush(mb);
 	mailindex_close(&mb->ix);
 	free(mb->maildir);
 	free(mb->index_path);
@@ -616,45 +618,61 @@ mailbox_folder_exists(const char *dir)
 	    mailbox_is_dir(cur);
 }
 
-/*
- * mtime of dir/cur in nanoseconds, 0 when missing or too recent to
- * trust: the kernel stamps directories from a coarse clock, so a rename
- * by another tool in the same tick as ours would leave the same mtime.
- * An mtime within the last two seconds is recorded as 0, which makes
- * the next sync compare cur/ in full (mailbox_cur_same is never true
- * for 0) once things have settled.
- */
+/* How long a directory mtime may still change within the same clock
+ * tick without showing it. */
+#define MAILBOX_SETTLE_NS (2 * (int64_t)1000000000)
+
 static int64_t
-mailbox_cur_mtime(const char *dir)
+mailbox_cur_stat(const char *dir)
 {
 	char cur[4096];
-	struct timespec now;
 	struct stat st;
-	int64_t m;
 
 	if (str_printf(cur, sizeof(cur), "%s/cur", dir) < 0 ||
 	    stat(cur, &st) < 0)
 		return 0;
-	m = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+static int64_t
+mailbox_now_ns(void)
+{
+	struct timespec now;
+
 	clock_gettime(CLOCK_REALTIME, &now);
-	if ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec - m <
-	    2 * (int64_t)1000000000)
-		return 0;
+	return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+/*
+ * The cur/ stamp the index records after a sync or a change: its mtime
+ * in nanoseconds, negated while it is younger than MAILBOX_SETTLE_NS
+ * ("dirty"), 0 when cur/ is missing. Directory times come from a coarse
+ * clock: another tool's rename in the same tick as ours would leave the
+ * same mtime. So a dirty stamp is trusted only until it settles; the
+ * first sync after that compares cur/ in full once (and records the
+ * settled stamp), catching anything such a rename hid.
+ */
+static int64_t
+mailbox_cur_mtime(const char *dir)
+{
+	int64_t m = mailbox_cur_stat(dir);
+
+	if (m != 0 && mailbox_now_ns() - m < MAILBOX_SETTLE_NS)
+		return -m;
 	return m;
 }
 
-/* Whether cur/ is as the index last matched it. */
+/* Whether cur/ is as the index last matched it (see above). */
 static bool
 mailbox_cur_same(const char *dir, int64_t recorded)
 {
-	char cur[4096];
-	struct stat st;
+	int64_t m = mailbox_cur_stat(dir);
 
-	if (recorded == 0 || str_printf(cur, sizeof(cur), "%s/cur", dir) < 0 ||
-	    stat(cur, &st) < 0)
+	if (m == 0 || recorded == 0)
 		return false;
-	return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec ==
-	    recorded;
+	if (recorded == m)
+		return true;
+	return recorded == -m && mailbox_now_ns() - m < MAILBOX_SETTLE_NS;
 }
 
 /* A folder looked up: its row and directory. */
@@ -1055,7 +1073,7 @@ mailbox_sync(struct store_mailbox *mb, const char *name,
 			return STORE_OK;
 		if (mailbox_cur_differs(mb, mf))
 			goto locked;
-		/* Nothing changed; only a settled mtime is worth a write. */
+		/* Nothing changed; only a new stamp is worth a write. */
 		stamp = mailbox_cur_mtime(mf->dir);
 		if (stamp == 0 || stamp == mf->f.cur_mtime)
 			return STORE_OK;
@@ -2374,8 +2392,28 @@ store_cache_set(struct store_mailbox *mb, const struct store_view *v,
 {
 	if (mailbox_index(mb, error_r) < 0)
 		return STORE_ERROR;
+	/* One transaction for a batch (store_cache_flush), not one commit
+	 * (and WAL sync) per message of a big FETCH. */
+	if (!mb->cache_txn) {
+		if (mailindex_begin(mb->ix, error_r) != MAILINDEX_OK)
+			return STORE_ERROR;
+		mb->cache_txn = true;
+	}
 	return mailindex_cache_set(mb->ix, v->folder_id, uid, envelope,
 	    bodystructure, body, error_r) < 0 ? STORE_ERROR : STORE_OK;
+}
+
+void
+store_cache_flush(struct store_mailbox *mb)
+{
+	const char *error;
+
+	if (!mb->cache_txn)
+		return;
+	mb->cache_txn = false;
+	/* A failed commit loses only cached renderings. */
+	if (mailindex_commit(mb->ix, &error) != MAILINDEX_OK)
+		log_warn("event=cache_commit_failed error=\"%s\"", error);
 }
 
 int

@@ -237,6 +237,10 @@ int store_cache_get(struct store_mailbox *mb, const struct store_view *v,
 int store_cache_set(struct store_mailbox *mb, const struct store_view *v,
     uint32_t uid, const char *envelope, const char *bodystructure,
     const char *body, const char **error_r);
+/* store_cache_set writes in one transaction (holding the write lock)
+ * until this commits it: call it at the end of each batch, before any
+ * other store call. */
+void store_cache_flush(struct store_mailbox *mb);
 
 /* Rebuilds the index from the Maildir (every folder, full scans),
  * keeping the UIDs of files the index still knows. */

@@ -879,21 +879,29 @@ mime_part_set_type(struct mime_part *part, const char *type,
 	part->subtype = xstrdup(subtype);
 }
 
+size_t
+mime_header_len(const char *data, size_t len)
+{
+	const char *p = data, *e = data + len;
+
+	if (len == 0)
+		return 0;
+	while (p < e && !mime_line_blank(p, e))
+		p = mime_line_next(p, e);
+	if (p < e)
+		p = mime_line_next(p, e);
+	return (size_t)(p - data);
+}
+
 /* Sets the header and body ranges of a part spanning [start, end): the
  * header runs to its blank line, or to end when there is none. */
 static void
 mime_part_ranges(const char *data, struct mime_part *part, size_t start,
     size_t end)
 {
-	const char *p = data + start, *e = data + end;
-
-	while (p < e && !mime_line_blank(p, e))
-		p = mime_line_next(p, e);
-	if (p < e)
-		p = mime_line_next(p, e);
 	part->hdr_off = start;
-	part->hdr_len = (size_t)(p - (data + start));
-	part->body_off = (size_t)(p - data);
+	part->hdr_len = mime_header_len(data + start, end - start);
+	part->body_off = start + part->hdr_len;
 	part->body_len = end - part->body_off;
 	mime_range_stats(data + part->hdr_off, part->hdr_len, &part->hdr_size,
 	    NULL);

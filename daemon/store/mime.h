@@ -74,6 +74,10 @@ struct mime_part {
  * holds offsets into data, not pointers.
  */
 struct mime_part *mime_parse(const char *data, size_t len);
+/* The length of the message's header block with its blank line (all of
+ * data when there is none), as mime_parse delimits it: for top-level
+ * HEADER and TEXT sections, which need no parse. */
+size_t mime_header_len(const char *data, size_t len);
 void mime_free(struct mime_part *root);
 
 /* RFC 3501 7.4.2 ENVELOPE of the message whose header is msg's (the

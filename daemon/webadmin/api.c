@@ -654,7 +654,7 @@ api_web(const struct config *cfg, struct MHD_Connection *conn,
 		web_response_clear(&resp);
 		return MHD_NO;
 	}
-	log_info("event=web_request remote=%s method=%s path=%s status=%u",
+	log_debug("event=web_request remote=%s method=%s path=%s status=%u",
 	    remote, log_clean(method, strlen(method), clean),
 	    log_clean(url, strlen(url), cpath), resp.status);
 	if (resp.body != NULL) {

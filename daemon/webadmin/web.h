@@ -21,7 +21,7 @@ struct web_request {
 	const char *host;	/* Host header (may hold ":port"), or NULL */
 	const char *remote;	/* client address, numeric */
 	bool https;		/* false on the `http` listener */
-	const char *body;	/* request body (NUL-terminated), or NULL */
+	const char *body;	/* request body (body_len octets), or NULL */
 	size_t body_len;
 	/* Query string values and request headers by name, or NULL. */
 	const char *(*query)(void *ctx, const char *name);
@@ -29,7 +29,7 @@ struct web_request {
 	void *ctx;
 };
 
-#define WEB_MAX_HEADERS 8
+#define WEB_MAX_HEADERS 16
 
 struct web_response {
 	unsigned status;

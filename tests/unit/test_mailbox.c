@@ -939,6 +939,39 @@ test_big(void)
 	store_mailbox_close(&mb);
 }
 
+/* A rename by another tool in the same clock tick as Facteur's own
+ * change leaves cur/'s mtime as it was: the sync trusts that mtime only
+ * until it settles, then compares cur/ once in full and sees the
+ * rename. */
+static void
+test_settle(void)
+{
+	char dir[256], name[256], from[4096], to[4096];
+	struct store_mailbox *mb;
+	struct store_msg *msgs;
+	struct timespec pause = { 2, 200 * 1000 * 1000 };
+	unsigned n;
+	uint32_t uv;
+	const char *error = NULL;
+
+	test_maildir(dir, sizeof(dir), "settle/Maildir");
+	mb = store_mailbox_open(dir, &error);
+	CHECK_MSG(mb != NULL, "%s", error);
+	if (mb == NULL)
+		return;
+	test_deliver(dir, "Subject: settle\n\n", name);
+	CHECK(store_inbox_list(mb, &msgs, &n, &uv, &error) == 0 && n == 1);
+	store_msgs_free(msgs, n);
+	test_path(from, sizeof(from), "%s/cur/%s:2,", dir, name);
+	test_path(to, sizeof(to), "%s/cur/%s:2,S", dir, name);
+	CHECK(rename(from, to) == 0);
+	nanosleep(&pause, NULL);
+	CHECK(store_inbox_list(mb, &msgs, &n, &uv, &error) == 0 && n == 1 &&
+	    test_str_ends(msgs[0].path, ":2,S"));
+	store_msgs_free(msgs, n);
+	store_mailbox_close(&mb);
+}
+
 int
 main(void)
 {
@@ -954,6 +987,7 @@ main(void)
 	test_two_handles();
 	test_threads();
 	test_churn();
+	test_settle();
 	test_big();
 	test_rm_rf(test_root);
 	return t_done("mailbox");

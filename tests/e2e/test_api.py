@@ -92,6 +92,19 @@ def send(facteur, rcpt, subject):
                           make_message(subject)) == {}
 
 
+def imap_subjects(facteur, user, password):
+    m = facteur.imaplib()
+    try:
+        m.login(user, password)
+        m.select("INBOX", readonly=True)
+        typ, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert typ == "OK"
+        return [part[1].decode().strip()[len("Subject: "):]
+                for part in data if isinstance(part, tuple)]
+    finally:
+        m.logout()
+
+
 def pop3_subjects(facteur, user, password):
     p = facteur.poplib()
     try:
@@ -172,8 +185,10 @@ def test_domain_mailbox_alias_life_cycle(facteur, api):
     assert [x["address"] for x in api.ok(
         "GET", "/api/v1/domains/%s/mailboxes" % dom)["mailboxes"]] == [box]
 
-    # Mail arrives by SMTP and is fetched by POP3 with the API password.
+    # Mail arrives by SMTP and is read by IMAP and POP3 with the API
+    # password.
     send(facteur, box, "api-direct")
+    assert imap_subjects(facteur, box, "first-pass-1") == ["api-direct"]
     assert pop3_subjects(facteur, box, "first-pass-1") == ["api-direct"]
 
     # Alias: mail to it reaches the mailbox.

@@ -183,3 +183,31 @@ fatal(const char *fmt, ...)
 	fputc('\n', stderr);
 	exit(1);
 }
+
+void
+str_percent_encode(const char *s, const char *keep, char *out,
+    size_t outsize)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	if (outsize == 0)
+		return;
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0';
+	    p++) {
+		bool plain = (*p >= 'a' && *p <= 'z') ||
+		    (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("-._~", *p) != NULL || strchr(keep, *p) != NULL;
+
+		if (o + (plain ? 1 : 3) >= outsize)
+			break;
+		if (plain) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '%';
+			out[o++] = digits[*p >> 4];
+			out[o++] = digits[*p & 15];
+		}
+	}
+	out[o] = '\0';
+}

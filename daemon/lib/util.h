@@ -36,6 +36,11 @@ size_t str_lcpy(char *dst, const char *src, size_t size);
 int str_printf(char *dst, size_t size, const char *fmt, ...)
     ATTR_PRINTF(3, 4);
 
+/* s percent-encoded for a URL (RFC 3986): unreserved characters and
+ * those in keep stay; truncated (never mid-escape) to fit outsize. */
+void str_percent_encode(const char *s, const char *keep, char *out,
+    size_t outsize);
+
 /* ASCII case-insensitive comparison of a {pointer, length} slice with a
  * NUL-terminated word. Returns true when equal. */
 bool str_ieq_n(const char *s, size_t len, const char *word);

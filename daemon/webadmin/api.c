@@ -1074,30 +1074,6 @@ api_redirect_bind(const struct config *cfg, struct api_redirect **r_r,
 /* libmicrohttpd hands over the path percent-decoded: encode again every
  * byte outside RFC 3986 pchar and '/', so that no CR, LF or space can
  * reach the header. */
-static void
-api_path_encode(const char *path, char *out, size_t outsize)
-{
-	static const char digits[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (const unsigned char *p = (const unsigned char *)path; *p != '\0';
-	    p++) {
-		bool plain = (*p >= 'a' && *p <= 'z') ||
-		    (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    strchr("-._~!$&'()*+,;=:@/", *p) != NULL;
-
-		if (o + (plain ? 1 : 3) >= outsize)
-			break;
-		if (plain) {
-			out[o++] = (char)*p;
-		} else {
-			out[o++] = '%';
-			out[o++] = digits[*p >> 4];
-			out[o++] = digits[*p & 15];
-		}
-	}
-	out[o] = '\0';
-}
 
 static enum MHD_Result
 api_redirect_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -1124,7 +1100,8 @@ api_redirect_access(void *cls, struct MHD_Connection *conn, const char *url,
 		if (handled)
 			return ret;
 	}
-	api_path_encode(url, path, sizeof(path));
+	/* Path characters stay as they are (RFC 3986 pchar and "/"). */
+	str_percent_encode(url, "!$&'()*+,;=:@/", path, sizeof(path));
 	if (str_printf(location, sizeof(location), "%s%s", r->base,
 	    path) < 0)
 		str_printf(location, sizeof(location), "%s/", r->base);

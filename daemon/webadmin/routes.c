@@ -851,32 +851,6 @@ api_mailbox_put(struct api_req *req)
 	req->out = api_mailbox_json(&m);
 }
 
-/* s percent-encoded for a URL: RFC 3986 unreserved characters stay,
- * and '@' when keep_at (a path segment); truncated to outsize. */
-static void
-api_url_encode(const char *s, bool keep_at, char *out, size_t outsize)
-{
-	static const char digits[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0';
-	    p++) {
-		bool plain = (*p >= 'a' && *p <= 'z') ||
-		    (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    strchr("-._~", *p) != NULL || (keep_at && *p == '@');
-
-		if (o + (plain ? 1 : 3) >= outsize)
-			break;
-		if (plain) {
-			out[o++] = (char)*p;
-		} else {
-			out[o++] = '%';
-			out[o++] = digits[*p >> 4];
-			out[o++] = digits[*p & 15];
-		}
-	}
-	out[o] = '\0';
-}
 
 static json_t *
 api_setup_entry(const struct config *cfg, const struct mail_endpoint *e,
@@ -929,12 +903,12 @@ api_client_setup(struct api_req *req)
 	if (config_public_port(cfg, SVC_HTTPS) != 443)
 		str_printf(port, sizeof(port), ":%u",
 		    config_public_port(cfg, SVC_HTTPS));
-	api_url_encode(m.address, false, enc, sizeof(enc));
+	str_percent_encode(m.address, "", enc, sizeof(enc));
 	str_printf(url, sizeof(url), "https://autoconfig.%s%s/mail/"
 	    "config-v1.1.xml?emailaddress=%s", m.domain, port, enc);
 	json_object_set_new(req->out, "autoconfig_url", json_string(url));
 	mail_https_base(cfg, base, sizeof(base));
-	api_url_encode(m.address, true, enc, sizeof(enc));
+	str_percent_encode(m.address, "@", enc, sizeof(enc));
 	str_printf(url, sizeof(url), "%s/api/v1/mailboxes/%s/mobileconfig",
 	    base, enc);
 	json_object_set_new(req->out, "mobileconfig_url", json_string(url));

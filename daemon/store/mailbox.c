@@ -2270,14 +2270,67 @@ mailbox_rename_inbox(struct store_mailbox *mb, const char *to,
 	return mailbox_txn_end(mb, ret, error_r);
 }
 
+/* Whether name is under (or is) from. */
+static bool
+mailbox_name_under(const char *name, const char *from, size_t flen)
+{
+	return strncmp(name, from, flen) == 0 &&
+	    (name[flen] == '\0' || name[flen] == STORE_SEP);
+}
+
+static bool
+mailbox_list_has_real(const struct store_folder *list, size_t n,
+    const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!list[i].noselect && strcmp(list[i].name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The moves of a rename: for each real folder under from, its new name.
+ * STORE_EXISTS when one of them is taken (checked before anything moves,
+ * so that a half-done rename never happens for that reason).
+ */
+static int
+mailbox_rename_plan(const struct store_folder *list, size_t n,
+    const char *from, const char *to, char ***new_r, const char **error_r)
+{
+	size_t flen = strlen(from);
+	char **names = xcalloc(n + 1, sizeof(*names));
+	bool found = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!mailbox_name_under(list[i].name, from, flen))
+			continue;
+		/* A \Noselect name is renamed through its children. */
+		found = true;
+		if (list[i].noselect)
+			continue;
+		names[i] = xasprintf("%s%s", to, list[i].name + flen);
+		if (mailbox_list_has_real(list, n, names[i])) {
+			store_names_free(names, n);
+			return STORE_EXISTS;
+		}
+	}
+	if (!found) {
+		store_names_free(names, n);
+		return STORE_NOTFOUND;
+	}
+	*new_r = names;
+	return STORE_OK;
+}
+
 int
 store_folder_rename(struct store_mailbox *mb, const char *from,
     const char *to, const char **error_r)
 {
 	struct store_folder *list = NULL;
 	struct mailindex_folder f;
+	char **names = NULL;
 	size_t n = 0, flen = strlen(from);
-	bool found = false;
 	int ret;
 
 	if ((ret = store_folder_valid(from, error_r)) != STORE_OK ||
@@ -2293,48 +2346,44 @@ store_folder_rename(struct store_mailbox *mb, const char *from,
 	}
 	if ((ret = store_folder_list(mb, &list, &n, error_r)) != STORE_OK)
 		return ret;
-	for (size_t i = 0; i < n; i++) {
-		size_t tlen = strlen(to);
-
-		/* A \Noselect name is renamed through its children. */
-		if (strcmp(list[i].name, from) == 0)
-			found = true;
-		if (strncmp(list[i].name, to, tlen) == 0 &&
-		    (list[i].name[tlen] == '\0') && !list[i].noselect) {
-			store_folders_free(list, n);
-			return STORE_EXISTS;
-		}
-	}
-	if (!found) {
+	if ((ret = mailbox_rename_plan(list, n, from, to, &names,
+	    error_r)) != STORE_OK) {
 		store_folders_free(list, n);
-		return STORE_NOTFOUND;
+		return ret;
 	}
 	if (mailindex_begin(mb->ix, error_r) != MAILINDEX_OK) {
+		store_names_free(names, n);
 		store_folders_free(list, n);
 		return STORE_ERROR;
 	}
-	/* A stale row under the new name would collide. */
-	ret = mailindex_folder_get(mb->ix, to, &f, error_r);
-	if (ret == 1)
-		ret = mailindex_folder_remove(mb->ix, f.id, error_r);
-	if (ret >= 0)
+	/* Stale rows (folders another tool removed) under the new names
+	 * would collide. */
+	ret = MAILINDEX_OK;
+	for (size_t i = 0; ret == MAILINDEX_OK && i < n; i++) {
+		int r;
+
+		if (names[i] == NULL)
+			continue;
+		r = mailindex_folder_get(mb->ix, names[i], &f, error_r);
+		if (r == 1)
+			r = mailindex_folder_remove(mb->ix, f.id, error_r);
+		ret = r < 0 ? r : MAILINDEX_OK;
+	}
+	if (ret == MAILINDEX_OK)
 		ret = mailindex_folder_rename(mb->ix, from, to, error_r);
 	for (size_t i = 0; ret == MAILINDEX_OK && i < n; i++) {
-		char odir[4096], ndir[4096], *nname;
+		char odir[4096], ndir[4096];
 
-		if (list[i].noselect || strncmp(list[i].name, from, flen) != 0 ||
-		    (list[i].name[flen] != '\0' &&
-		    list[i].name[flen] != STORE_SEP))
+		if (names[i] == NULL)
 			continue;
-		nname = xasprintf("%s%s", to, list[i].name + flen);
 		if (mailbox_folder_dir(mb, list[i].name, odir,
-		    sizeof(odir)) < 0 || mailbox_folder_dir(mb, nname, ndir,
+		    sizeof(odir)) < 0 || mailbox_folder_dir(mb, names[i], ndir,
 		    sizeof(ndir)) < 0 || rename(odir, ndir) < 0) {
 			*error_r = mailbox_error_errno("cannot rename", odir);
 			ret = MAILINDEX_ERROR;
 		}
-		free(nname);
 	}
+	store_names_free(names, n);
 	store_folders_free(list, n);
 	return mailbox_txn_end(mb, ret, error_r);
 }

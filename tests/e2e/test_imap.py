@@ -813,3 +813,17 @@ def test_more_commands_and_failures(facteur):
     lines = r.cmd("i1", "ID NIL")
     assert lines == ['* ID ("name" "Facteur")', "i1 OK ID completed"]
     r.close()
+
+
+def test_rename_onto_existing_children_refused(facteur):
+    address = new_box(facteur)
+    m = login(facteur, address)
+    ok(m.create("a/b/c"))
+    ok(m.rename("a", "b"))
+    ok(m.create("a/b/c"))
+    # "b" itself is only a \Noselect parent, but "b/b/c" exists.
+    typ, data = m.rename("a", "b")
+    assert typ == "NO" and b"ALREADYEXISTS" in data[0], data
+    names = b"\n".join(ok(m.list('""', "*")))
+    assert b'"a/b/c"' in names and b'"b/b/c"' in names
+    m.logout()

@@ -406,26 +406,6 @@ service_mailbox_remove(struct db *db, const struct config *cfg,
 	return DB_OK;
 }
 
-int
-service_alias_add(struct db *db, const char *raw_source,
-    const char *const *raw_dest, unsigned ndest, struct service_error *err)
-{
-	char source[ADDR_MAX + 1];
-	char (*dest)[ADDR_MAX + 1];
-	const char *dptr[DB_ALIAS_MAX_DEST];
-	int ret;
-
-	if ((ret = service_address_normalize(raw_source, true, source,
-	    sizeof(source), "source", err)) != DB_OK)
-		return ret;
-	dest = xcalloc(DB_ALIAS_MAX_DEST, sizeof(*dest));
-	if ((ret = service_alias_dests(raw_dest, ndest, dest, dptr,
-	    err)) == DB_OK)
-		ret = db_alias_add(db, source, dptr, ndest, &err->detail);
-	free(dest);
-	return ret;
-}
-
 /* Normalizes destinations into dest (ndest entries); DB_OK or
  * DB_INVALID with err set. */
 static int
@@ -446,9 +426,11 @@ service_alias_dests(const char *const *raw_dest, unsigned ndest,
 	return DB_OK;
 }
 
-int
-service_alias_update(struct db *db, const char *raw_source,
-    const char *const *raw_dest, unsigned ndest, struct service_error *err)
+/* Adds an alias, or replaces its destinations (replace). */
+static int
+service_alias_write(struct db *db, const char *raw_source,
+    const char *const *raw_dest, unsigned ndest, bool replace,
+    struct service_error *err)
 {
 	char source[ADDR_MAX + 1];
 	char (*dest)[ADDR_MAX + 1];
@@ -461,9 +443,27 @@ service_alias_update(struct db *db, const char *raw_source,
 	dest = xcalloc(DB_ALIAS_MAX_DEST, sizeof(*dest));
 	if ((ret = service_alias_dests(raw_dest, ndest, dest, dptr,
 	    err)) == DB_OK)
-		ret = db_alias_set(db, source, dptr, ndest, &err->detail);
+		ret = replace ?
+		    db_alias_set(db, source, dptr, ndest, &err->detail) :
+		    db_alias_add(db, source, dptr, ndest, &err->detail);
 	free(dest);
 	return ret;
+}
+
+int
+service_alias_add(struct db *db, const char *raw_source,
+    const char *const *raw_dest, unsigned ndest, struct service_error *err)
+{
+	return service_alias_write(db, raw_source, raw_dest, ndest, false,
+	    err);
+}
+
+int
+service_alias_update(struct db *db, const char *raw_source,
+    const char *const *raw_dest, unsigned ndest, struct service_error *err)
+{
+	return service_alias_write(db, raw_source, raw_dest, ndest, true,
+	    err);
 }
 
 int

@@ -875,23 +875,31 @@ db_mailbox_auth_get(struct db *db, const char *address, char *hash_r,
 	return db_fail(db, rc, error_r);
 }
 
+/* The last-login time of an account (with its rehashed password when
+ * new_hash is set): st_plain for the time alone, st_rehash with the
+ * hash. */
+static int
+db_login_record(struct db *db, enum db_stmt_id st_plain,
+    enum db_stmt_id st_rehash, const char *who, const char *new_hash,
+    const char **error_r)
+{
+	sqlite3_stmt *st = db_stmt(db, new_hash != NULL ? st_rehash :
+	    st_plain);
+	int i = 1;
+
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)time(NULL));
+	if (new_hash != NULL)
+		db_bind_text(st, i++, new_hash);
+	db_bind_text(st, i, who);
+	return db_step_done(db, st, error_r);
+}
+
 int
 db_mailbox_login(struct db *db, const char *address, const char *new_hash,
     const char **error_r)
 {
-	sqlite3_stmt *st;
-	int i = 1;
-
-	if (new_hash != NULL) {
-		st = db_stmt(db, ST_MAILBOX_LOGIN_REHASH);
-		sqlite3_bind_int64(st, i++, (sqlite3_int64)time(NULL));
-		db_bind_text(st, i++, new_hash);
-	} else {
-		st = db_stmt(db, ST_MAILBOX_LOGIN);
-		sqlite3_bind_int64(st, i++, (sqlite3_int64)time(NULL));
-	}
-	db_bind_text(st, i, address);
-	return db_step_done(db, st, error_r);
+	return db_login_record(db, ST_MAILBOX_LOGIN, ST_MAILBOX_LOGIN_REHASH,
+	    address, new_hash, error_r);
 }
 
 int
@@ -1860,19 +1868,8 @@ int
 db_admin_login(struct db *db, const char *name, const char *new_hash,
     const char **error_r)
 {
-	sqlite3_stmt *st;
-	int i = 1;
-
-	if (new_hash != NULL) {
-		st = db_stmt(db, ST_ADMIN_LOGIN_REHASH);
-		sqlite3_bind_int64(st, i++, (sqlite3_int64)time(NULL));
-		db_bind_text(st, i++, new_hash);
-	} else {
-		st = db_stmt(db, ST_ADMIN_LOGIN);
-		sqlite3_bind_int64(st, i++, (sqlite3_int64)time(NULL));
-	}
-	db_bind_text(st, i, name);
-	return db_step_done(db, st, error_r);
+	return db_login_record(db, ST_ADMIN_LOGIN, ST_ADMIN_LOGIN_REHASH, name,
+	    new_hash, error_r);
 }
 
 /* ---- Sessions ---- */

@@ -1903,6 +1903,11 @@ imap_store_done(struct conn *c, void *arg)
 		s->busy = false;
 		goto out;
 	}
+	if (job->j.ret == STORE_INVALID) {
+		imap_printf(s, "%s NO [LIMIT] %s", s->tag, job->j.error);
+		imap_continue(s);
+		goto out;
+	}
 	if (job->j.ret != STORE_OK) {
 		log_error("session=%s event=store_failed error=\"%s\"",
 		    conn_id(c), job->j.error);

@@ -1584,6 +1584,15 @@ store_flags_change(struct store_mailbox *mb, const struct store_view *v,
 		newf = op == STORE_FLAGS_SET ? flags : op == STORE_FLAGS_ADD ?
 		    (uint8_t)(oldf | flags) : (uint8_t)(oldf & ~flags);
 		kw = mailbox_kw_apply(m.keywords, op, keywords);
+		if (kw != NULL && strlen(kw) > STORE_KEYWORDS_MAX) {
+			/* +FLAGS again and again must not grow a row
+			 * without bound. */
+			free(kw);
+			mailindex_msg_clear(&m);
+			*error_r = "too many keywords on a message";
+			mailindex_rollback(mb->ix);
+			return STORE_INVALID;
+		}
 		res[i].flags = newf;
 		res[i].keywords = kw != NULL ? xstrdup(kw) : NULL;
 		if (newf == oldf && ((kw == NULL && m.keywords == NULL) ||
@@ -2117,10 +2126,19 @@ int
 store_folder_create(struct store_mailbox *mb, const char *name,
     const char **error_r)
 {
+	struct store_folder *list = NULL;
+	size_t n = 0;
 	int ret = store_folder_valid(name, error_r);
 
 	if (ret != STORE_OK)
 		return ret;
+	if ((ret = store_folder_list(mb, &list, &n, error_r)) != STORE_OK)
+		return ret;
+	store_folders_free(list, n);
+	if (n >= STORE_FOLDERS_MAX) {
+		*error_r = "too many mailboxes";
+		return STORE_INVALID;
+	}
 	return mailbox_create(mb, name, NULL, error_r);
 }
 

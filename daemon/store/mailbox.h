@@ -91,6 +91,8 @@ int store_msg_open(struct store_mailbox *mb, struct store_msg *msg,
 
 #define STORE_SEP '/'
 #define STORE_NAME_MAX 400	/* octets of a UTF-8 folder name */
+#define STORE_FOLDERS_MAX 1000	/* folders of a mailbox (CREATE refuses) */
+#define STORE_KEYWORDS_MAX 4096	/* octets of a message's keyword list */
 
 enum store_result {
 	STORE_OK = 0,
@@ -172,7 +174,10 @@ struct store_flag_result {
 	char *keywords;
 };
 /* STORE: results[i] for uids[i] (caller frees with
- * store_flag_results_free). keywords: space separated or NULL. */
+ * store_flag_results_free). keywords: space separated or NULL.
+ * STORE_INVALID when a message's keywords would pass STORE_KEYWORDS_MAX:
+ * the index is left as it was (a file name already renamed for an earlier
+ * message of the set is taken back by the next full sync). */
 int store_flags_change(struct store_mailbox *mb, const struct store_view *v,
     const uint32_t *uids, size_t count, enum store_flag_op op, uint8_t flags,
     const char *keywords, struct store_flag_result **results_r,

@@ -827,3 +827,22 @@ def test_rename_onto_existing_children_refused(facteur):
     names = b"\n".join(ok(m.list('""', "*")))
     assert b'"a/b/c"' in names and b'"b/b/c"' in names
     m.logout()
+
+
+def test_keywords_per_message_bounded(facteur):
+    address = new_box(facteur)
+    deliver(facteur, address, make_message("keywords"))
+    m = login(facteur, address)
+    ok(m.select("INBOX"))
+    refused = None
+    for round_ in range(8):
+        kws = " ".join("k%d_%03d" % (round_, i) for i in range(100))
+        typ, data = m.store("1", "+FLAGS.SILENT", "(%s)" % kws)
+        if typ != "OK":
+            refused = data
+            break
+    assert refused is not None and b"LIMIT" in refused[0], refused
+    # The message keeps what it had and the session goes on.
+    flags = fetch_one(m, "1", "(FLAGS)")[0]
+    assert b"k0_000" in flags
+    m.logout()
